@@ -1,0 +1,66 @@
+"""`switchyard run | migrate | cluster ...`: everything deployment scripts and tests drive."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from service.settings import SettingsError, load_settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()  # fail here, with one clear message, before any worker starts
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host or settings.server.host,
+        port=args.port if args.port is not None else settings.server.port,
+        workers=args.workers or settings.server.workers,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from service.migrate import upgrade
+
+    upgrade(load_settings(), args.revision)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from service.cluster.cli import add_parser as add_cluster_parser
+
+    parser = argparse.ArgumentParser(prog="switchyard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve the API (configured by file and environment)")
+    run.add_argument("--host", default=None)
+    run.add_argument("--port", type=int, default=None)
+    run.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
+    run.set_defaults(func=_run)
+
+    migrate = commands.add_parser("migrate", help="apply migrations over the direct primary URL")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(func=_migrate)
+
+    add_cluster_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

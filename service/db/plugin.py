@@ -1,0 +1,121 @@
+"""The routing core as one Litestar plugin: lifespan, the `db` dependency, the X-DB-* headers.
+
+Any Litestar app gets routed sessions by adding `SwitchyardPlugin(settings.database)` and
+asking for `db: DbSession` in a handler. The request's intent comes from the route option
+`opt={"db_intent": "write" | "strong_read"}`, the method and `X-DB-Consistency`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.app import AppConfig
+from litestar.datastructures import MutableScopeHeaders
+from litestar.di import Provide
+from litestar.plugins import InitPluginProtocol
+from litestar.response import Response
+from litestar.types import Message, Scope
+
+from service.db.errors import PROBLEM_BASE, DatabaseProblem
+from service.db.router import DatabaseRouter
+from service.db.routing import Intent, InvalidHeaderError, parse_lsn, resolve_intent
+from service.db.session import DbSession
+from service.settings import DatabaseSettings
+
+STATE_KEY = "db_router"
+_RECORD_KEY = "switchyard.routing"
+
+
+@dataclass(slots=True)
+class RoutingRecord:
+    """Where this request's session went; read when the response starts."""
+
+    node: str
+    lsn: str | None = None
+
+
+class SwitchyardPlugin(InitPluginProtocol):
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self._router: DatabaseRouter | None = None
+
+    @property
+    def router(self) -> DatabaseRouter:
+        if self._router is None:
+            raise RuntimeError("the database router exists only while the app is running")
+        return self._router
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.lifespan.append(self._lifespan)
+        app_config.dependencies["db"] = Provide(self._provide_db)
+        app_config.before_send.append(_add_routing_headers)
+        app_config.exception_handlers[DatabaseProblem] = _problem_response
+        app_config.exception_handlers[InvalidHeaderError] = _invalid_header_response
+        return app_config
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        self._router = DatabaseRouter(self.settings)
+        app.state[STATE_KEY] = self._router
+        try:
+            await self._router.warm_up()
+            yield
+        finally:
+            await self._router.dispose()
+            self._router = None
+
+    async def _provide_db(self, request: Request[Any, Any, Any]) -> AsyncGenerator[DbSession, None]:
+        intent = resolve_intent(
+            request.method,
+            _route_intent(request.route_handler.opt.get("db_intent")),
+            request.headers.get("x-db-consistency"),
+        )
+        min_lsn_header = request.headers.get("x-db-min-lsn")
+        min_lsn = parse_lsn(min_lsn_header) if min_lsn_header else None
+        async with self.router.session(intent, min_lsn) as db:
+            record = RoutingRecord(db.node.name)
+            request.scope["state"][_RECORD_KEY] = record
+            yield db
+        record.lsn = db.commit_lsn
+
+
+def _route_intent(value: object) -> Intent | None:
+    if value is None or isinstance(value, Intent):
+        return value
+    return Intent(value)
+
+
+async def _add_routing_headers(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    record = scope.get("state", {}).get(_RECORD_KEY)
+    if record is None:
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    headers["X-DB-Node"] = record.node
+    if record.lsn is not None and message["status"] < 400:
+        headers["X-DB-LSN"] = record.lsn
+
+
+def _problem_response(request: Request[Any, Any, Any], exc: DatabaseProblem) -> Response[Any]:
+    return exc.to_response(request)
+
+
+def _invalid_header_response(
+    request: Request[Any, Any, Any], exc: InvalidHeaderError
+) -> Response[Any]:
+    return Response(
+        {
+            "type": PROBLEM_BASE + "invalid-header",
+            "title": "Invalid request header",
+            "status": 400,
+            "detail": str(exc),
+            "header": exc.header,
+        },
+        status_code=400,
+        media_type="application/problem+json",
+    )

@@ -1,0 +1,66 @@
+"""The real topology, migrated once, and the service built on it for this run's mode.
+
+`SWITCHYARD_TEST_MODE=direct|pgbouncer` picks how the service reaches the nodes; `make test`
+runs this whole suite once per mode.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.cluster import Topology
+from service.settings import Settings, load_settings
+from tests.fixtures.topology import cluster  # noqa: F401  (the session-wide topology)
+from tests.integration.probes import ProbeController
+
+MODE = os.environ.get("SWITCHYARD_TEST_MODE", "direct")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def db_env(cluster: Topology) -> dict[str, str]:  # noqa: F811
+    return cluster.env(MODE)
+
+
+@pytest.fixture(scope="session")
+def migrated(db_env: dict[str, str]) -> None:
+    """The schema comes from the migrations, applied the way operators apply them."""
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "migrate"],
+        env={**os.environ, **db_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"switchyard migrate failed:\n{result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def settings(db_env: dict[str, str], migrated: None) -> Settings:
+    return load_settings(db_env)
+
+
+def build_app(settings: Settings) -> Litestar:
+    app = create_app(settings)
+    app.register(ProbeController)
+    return app
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=build_app(settings)) as test_client:
+        yield test_client

@@ -1,0 +1,38 @@
+"""Test-only routes that look at the routed session from the database's side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get
+from litestar.params import FromPath
+from sqlalchemy import text
+
+from service.api.customers import _SELECT_BY_EMAIL
+from service.db import Db
+
+
+class ProbeController(Controller):
+    path = "/_probe"
+
+    @get("/customers/{email:str}")
+    async def customer_and_server(self, email: FromPath[str], db: Db) -> dict[str, Any]:
+        """The customer read exactly as the API reads it, plus what the serving server is."""
+        row = (await db.execute(_SELECT_BY_EMAIL, {"email": email})).first()
+        server = (
+            await db.execute(
+                text("SELECT pg_is_in_recovery() AS standby, inet_server_port() AS port")
+            )
+        ).one()
+        return {
+            "found": row is not None,
+            "standby": server.standby,
+            "port": server.port,
+            "node": db.node.name,
+        }
+
+    @get("/write-in-read/{email:str}")
+    async def write_in_read(self, email: FromPath[str], db: Db) -> None:
+        await db.execute(
+            text("INSERT INTO customers (email, name) VALUES (:email, 'sneaky')"), {"email": email}
+        )

@@ -1,0 +1,41 @@
+"""A replica that cannot be reached at start-up must not stop the service or its writes."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import msgspec
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.settings import NodeSettings, Settings
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_unreachable_replica_at_startup_still_serves_writes(settings: Settings) -> None:
+    dead = NodeSettings(
+        name="replica-dead",
+        url=f"postgresql+asyncpg://switchyard@127.0.0.1:{closed_port()}/switchyard",
+        mode=settings.database.primary.mode,
+        pool=settings.database.primary.pool,
+    )
+    database = msgspec.structs.replace(settings.database, replicas=(dead,))
+    app = create_app(msgspec.structs.replace(settings, database=database))
+    async with AsyncTestClient(app=app) as client:
+        email = f"lonely-{uuid.uuid4().hex[:10]}@example.com"
+        response = await client.put(f"/customers/{email}", json={"name": "Lonely"})
+        assert response.status_code == 201, response.text
+        assert response.headers["X-DB-Node"] == "primary"
+        # The dead replica's reads fail as a problem, never as a 500 or a hang.
+        read = await client.get(f"/customers/{email}")
+        assert read.status_code in (200, 503), read.text
+        if read.status_code == 503:
+            assert read.headers["content-type"] == "application/problem+json"
+            assert "Retry-After" in read.headers
