@@ -6,8 +6,10 @@ import logging
 
 from litestar import Litestar
 
+from service.api.analytics import AnalyticsController
 from service.api.customers import CustomerController
 from service.api.health import HealthController
+from service.api.orders import OrderController
 from service.db.plugin import SwitchyardPlugin
 from service.problems import problem_details_plugin
 from service.settings import Settings, load_settings
@@ -17,6 +19,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return Litestar(
-        route_handlers=[CustomerController, HealthController],
+        route_handlers=[CustomerController, OrderController, AnalyticsController, HealthController],
         plugins=[SwitchyardPlugin(settings.database), problem_details_plugin()],
     )

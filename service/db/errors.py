@@ -133,3 +133,30 @@ class CommitFailedError(DatabaseProblem):
             return cls(node, "the connection was lost; the write may or may not have been applied")
         # Deferred constraints and serialization failures: nothing was written; retry may pass.
         return cls(node, f"rejected by the database (SQLSTATE {sqlstate(exc)})", status=409)
+
+
+class ConstraintViolationError(DatabaseProblem):
+    """The statement broke a constraint: a conflict (unique) or an invalid reference/value."""
+
+    slug = "constraint-violation"
+    title_text = "Constraint violation"
+
+    def __init__(self, status: int, constraint: str | None, detail: str) -> None:
+        self.status = status
+        super().__init__(detail, extra={"constraint": constraint})
+
+
+_UNIQUE, _FOREIGN_KEY, _CHECK, _NOT_NULL = "23505", "23503", "23514", "23502"
+
+
+def constraint_violation(exc: DBAPIError) -> ConstraintViolationError | None:
+    """409 for a unique violation, 422 for a broken reference, check or NOT NULL."""
+    code = sqlstate(exc)
+    constraint = getattr(exc.orig.__cause__, "constraint_name", None) if exc.orig else None
+    if code == _UNIQUE:
+        return ConstraintViolationError(
+            409, constraint, f"conflicts with an existing row ({constraint})"
+        )
+    if code in (_FOREIGN_KEY, _CHECK, _NOT_NULL):
+        return ConstraintViolationError(422, constraint, f"violates {constraint or 'a constraint'}")
+    return None

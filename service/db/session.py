@@ -13,7 +13,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.db.errors import CommitFailedError, NodeUnavailableError, translate
+from service.db.errors import (
+    CommitFailedError,
+    NodeUnavailableError,
+    constraint_violation,
+    translate,
+)
 from service.db.nodes import Node
 from service.db.routing import Intent
 
@@ -46,7 +51,7 @@ class DbSession:
                 self.node.name, f"no answer within the {self._deadline:g} s statement deadline"
             ) from None
         except DBAPIError as exc:
-            if (problem := translate(exc, self.node.name)) is not None:
+            if (problem := translate(exc, self.node.name) or constraint_violation(exc)) is not None:
                 raise problem from exc
             raise
 

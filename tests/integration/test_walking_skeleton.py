@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
-import asyncpg
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from service.cluster import Topology
-
-Client = AsyncTestClient[Litestar]
-
-
-def unique_email(tag: str = "c") -> str:
-    return f"{tag}-{uuid.uuid4().hex[:12]}@Example.com"
-
-
-async def wait_until_replicated(client: Client, email: str) -> None:
-    """Replication is asynchronous: wait until a replica read finds the row (bounded)."""
-    try:
-        async with asyncio.timeout(5.0):
-            while (await client.get(f"/customers/{email}")).status_code != 200:
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"{email} never reached a replica within 5 s") from None
+from tests.integration.helpers import Client, primary_fetch, unique_email, wait_until_replicated
 
 
 async def count_rows(cluster: Topology, email: str) -> int:
-    conn = await asyncpg.connect(cluster.direct_url("primary"))
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM customers WHERE email = $1", email))
-    finally:
-        await conn.close()
+    rows = await primary_fetch(cluster, "SELECT count(*) FROM customers WHERE email = $1", email)
+    return int(rows[0][0])
 
 
 async def test_put_goes_to_primary_and_get_to_a_replica(client: Client, cluster: Topology) -> None:

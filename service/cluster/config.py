@@ -1,0 +1,102 @@
+"""Text of every configuration file the lab writes: PostgreSQL, pg_hba, PgBouncer, env files."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+# The postgresql.conf that initdb writes pulls this file in; pg_basebackup copies both, and
+# each replica then gets its own copy with its own port, so every node keeps a normal,
+# self-describing data directory that `pg_ctl start -D` alone can run.
+NODE_CONF = "switchyard.conf"
+INCLUDE_LINE = f"include_if_exists = '{NODE_CONF}'\n"
+
+APP_USER = "switchyard"
+APP_DB = "switchyard"
+ADMIN_USER = "postgres"
+
+
+def node_conf(port: int, socket_dir: Path, replica: bool) -> str:
+    lines = [
+        "# Written by `switchyard cluster`; rewritten on every `up`.",
+        "listen_addresses = '127.0.0.1'",
+        f"port = {port}",
+        f"unix_socket_directories = '{socket_dir}'",
+        "wal_level = replica",
+        "hot_standby = on",
+        "max_wal_senders = 10",
+        "max_connections = 300",
+        # A throwaway lab: no crash safety wanted, speed is. Never copy these two settings
+        # to a database whose data you keep. synchronous_commit stays on on purpose: off
+        # adds ~200 ms of replication lag (WAL waits for the walwriter), which the
+        # read-your-writes tests would mistake for real lag.
+        "fsync = off",
+        "full_page_writes = off",
+        "wal_receiver_status_interval = 1s",
+    ]
+    if replica:
+        lines.append("hot_standby_feedback = on")
+    return "\n".join(lines) + "\n"
+
+
+def pg_hba() -> str:
+    # Loopback only (listen_addresses is 127.0.0.1 too); trust because nothing here is secret.
+    return (
+        "# Written by `switchyard cluster`.\n"
+        "local all all trust\n"
+        "host all all 127.0.0.1/32 trust\n"
+        "host replication all 127.0.0.1/32 trust\n"
+    )
+
+
+def pgbouncer_ini(
+    listen_port: int,
+    node_ports: dict[str, int],
+    socket_dir: Path,
+    auth_file: Path,
+    logfile: Path,
+    pidfile: Path,
+) -> str:
+    databases = [
+        f"{name} = host=127.0.0.1 port={port} dbname={APP_DB}" for name, port in node_ports.items()
+    ]
+    settings = [
+        "listen_addr = 127.0.0.1",
+        f"listen_port = {listen_port}",
+        f"unix_socket_dir = {socket_dir}",
+        # trust still looks the user up in auth_file, hence the file with empty passwords.
+        "auth_type = trust",
+        f"auth_file = {auth_file}",
+        f"admin_users = {ADMIN_USER}",
+        "pool_mode = transaction",
+        # The default 100 is below what the load tests open at once.
+        "max_client_conn = 2000",
+        "default_pool_size = 20",
+        # PgBouncer's defaults (15 s connect, 120 s query wait) hide a dead server behind
+        # long waits; the failure lab wants failures to surface within seconds.
+        "server_connect_timeout = 2",
+        "server_login_retry = 1",
+        "query_wait_timeout = 5",
+        "server_check_delay = 1",
+        # asyncpg sends extra_float_digits at startup; anything else unsupported must stay
+        # an error so the app notices it is sending options PgBouncer cannot pass on.
+        "ignore_startup_parameters = extra_float_digits",
+        f"logfile = {logfile}",
+        f"pidfile = {pidfile}",
+    ]
+    return (
+        "; Written by `switchyard cluster`; rewritten on every `up`.\n"
+        "[databases]\n" + "\n".join(databases) + "\n\n[pgbouncer]\n" + "\n".join(settings) + "\n"
+    )
+
+
+def pgbouncer_userlist() -> str:
+    return "".join(f'"{user}" ""\n' for user in (APP_USER, ADMIN_USER))
+
+
+def node_url(port: int, database: str) -> str:
+    return f"postgresql://{APP_USER}@127.0.0.1:{port}/{database}"
+
+
+def export_lines(env: dict[str, str]) -> str:
+    return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())

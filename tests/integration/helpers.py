@@ -1,0 +1,56 @@
+"""Small helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.cluster import Topology
+
+Client = AsyncTestClient[Litestar]
+
+
+def unique_email(tag: str = "c") -> str:
+    """A fresh email per test keeps tests independent without deleting rows."""
+    return f"{tag}-{uuid.uuid4().hex[:12]}@Example.com"
+
+
+async def wait_until_replicated(client: Client, email: str) -> None:
+    """Replication is asynchronous: wait until a replica read finds the row (bounded)."""
+    try:
+        async with asyncio.timeout(5.0):
+            while (await client.get(f"/customers/{email}")).status_code != 200:
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"{email} never reached a replica within 5 s") from None
+
+
+async def wait_for_replicas(cluster: Topology) -> None:
+    """Wait (bounded) until every replica has replayed everything the primary has written."""
+    primary = await asyncpg.connect(cluster.direct_url("primary"))
+    try:
+        target = await primary.fetchval("SELECT pg_current_wal_insert_lsn()")
+    finally:
+        await primary.close()
+    for node in cluster.nodes[1:]:
+        conn = await asyncpg.connect(cluster.direct_url(node.name))
+        try:
+            async with asyncio.timeout(10.0):
+                while await conn.fetchval("SELECT pg_last_wal_replay_lsn() < $1", target):
+                    await asyncio.sleep(0.01)
+        finally:
+            await conn.close()
+
+
+async def primary_fetch(cluster: Topology, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Look at the primary directly, bypassing the service."""
+    conn = await asyncpg.connect(cluster.direct_url("primary"))
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
