@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Litestar
+from litestar.plugins.prometheus import PrometheusController
 
 from service.api.analytics import AnalyticsController
 from service.api.customers import CustomerController
@@ -19,6 +20,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return Litestar(
-        route_handlers=[CustomerController, OrderController, AnalyticsController, HealthController],
-        plugins=[SwitchyardPlugin(settings.database), problem_details_plugin()],
+        route_handlers=[
+            CustomerController,
+            OrderController,
+            AnalyticsController,
+            HealthController,
+            PrometheusController,
+        ],
+        plugins=[SwitchyardPlugin(settings.database, settings.health), problem_details_plugin()],
     )

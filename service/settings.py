@@ -75,6 +75,9 @@ class DatabaseSettings(_Base, frozen=True):
     migration_url: str = ""
     read_statement_timeout: PositiveSeconds = 2.0
     write_statement_timeout: PositiveSeconds = 5.0
+    # How long a read carrying X-DB-Min-LSN waits for a replica to replay it before the
+    # primary serves it instead.
+    min_lsn_wait: Annotated[float, msgspec.Meta(ge=0)] = 0.05
     fallback: Literal["primary", "error"] = "primary"
     load_balancing: Literal["round_robin", "least_connections"] = "round_robin"
 

@@ -13,6 +13,7 @@ from service.db.nodes import Node
 from service.db.plugin import STATE_KEY
 from service.db.probe import probe
 from service.db.router import DatabaseRouter
+from service.db.routing import format_lsn
 
 _READY_PROBE_TIMEOUT = 1.0
 
@@ -41,13 +42,15 @@ def _node_health(node: Node) -> dict[str, Any]:
     return {
         "name": node.name,
         "role": node.role,
-        "state": node.state.value,
+        "state": node.health.state.value,
         "mode": node.settings.mode,
-        "lag_bytes": node.lag_bytes,
-        "lag_seconds": node.lag_seconds,
+        "in_recovery": node.health.in_recovery,
+        "lsn": None if node.health.lsn is None else format_lsn(node.health.lsn),
+        "lag_bytes": node.health.lag_bytes,
+        "lag_seconds": node.health.lag_seconds,
         "pool": node.pool_numbers(),
-        "last_error": node.last_error,
-        "warnings": node.warnings,
+        "ignored_settings": node.warnings,
+        "last_error": node.health.last_error,
     }
 
 

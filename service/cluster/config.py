@@ -33,6 +33,10 @@ def node_conf(port: int, socket_dir: Path, replica: bool) -> str:
         "fsync = off",
         "full_page_writes = off",
         "wal_receiver_status_interval = 1s",
+        # No replication slots (a replica stopped for good would pin WAL forever); instead
+        # keep enough WAL that a replica stopped for a while in the lab can catch up, and
+        # that a checkpoint cannot remove WAL a running pg_basebackup still needs.
+        "wal_keep_size = '256MB'",
     ]
     if replica:
         lines.append("hot_standby_feedback = on")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +47,7 @@ class LocalCluster:
         self._log_dir = self.base_dir / "log"
         self._pgb_dir = self.base_dir / "pgbouncer"
         self._pgb_pidfile = self._pgb_dir / "pgbouncer.pid"
+        self._clone_lock = threading.Lock()
 
     # ---- what exists ---------------------------------------------------------------
     @property
@@ -227,9 +229,13 @@ class LocalCluster:
         data_dir = self.base_dir / node.name
         if not (postgres.is_initialized(data_dir) and postgres.is_replica_dir(data_dir)):
             primary_port = self._state.nodes[0].port
-            postgres.basebackup(
-                data_dir, node.name, primary_port, node.port, self._socket_dir, self.base_dir
-            )
+            # One clone at a time: each forces a checkpoint, which could remove a WAL segment
+            # a concurrent clone has yet to stream ("requested WAL segment ... has already
+            # been removed", seen here). Starting the clones still overlaps.
+            with self._clone_lock:
+                postgres.basebackup(
+                    data_dir, node.name, primary_port, node.port, self._socket_dir, self.base_dir
+                )
         self._start_pg(node.name)
 
     def _up_pgbouncer(self) -> None:

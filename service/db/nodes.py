@@ -1,24 +1,18 @@
-"""A database node: its engine, and what the service currently knows about its health."""
+"""A database node: its engine, its health, and the statements now waiting on it."""
 
 from __future__ import annotations
 
-import enum
+import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
+from service.db.health_state import NodeHealth
 from service.settings import NodeSettings
 
 Role = Literal["primary", "replica"]
-
-
-class NodeState(enum.Enum):
-    UP = "up"
-    LAGGING = "lagging"
-    DOWN = "down"
-    BANNED = "banned"
 
 
 @dataclass(eq=False)
@@ -30,16 +24,16 @@ class Node:
     # True when the server holds every connection read-only (startup parameter), so a read
     # needs no READ ONLY transaction of its own.
     server_read_only: bool
-    state: NodeState = NodeState.UP
-    replay_lsn: int | None = None
-    lag_bytes: int | None = None
-    lag_seconds: float | None = None
-    last_error: str | None = None
+    health: NodeHealth = field(default_factory=NodeHealth)
     warnings: list[str] = field(default_factory=list)
+    # Deadlines of statements running on this node: when the node is found dead they are
+    # brought forward to now, so those reads are re-run elsewhere at once.
+    inflight: set[asyncio.Timeout] = field(default_factory=set)
 
-    @property
-    def serving(self) -> bool:
-        return self.state is NodeState.UP
+    def abandon_inflight(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for deadline in list(self.inflight):
+            deadline.reschedule(now)
 
     def pool_numbers(self) -> dict[str, int] | None:
         """Size, checked-out and overflow of the client-side pool; None under NullPool."""

@@ -1,7 +1,7 @@
 """The routing core as one Litestar plugin: lifespan, the `db` dependency, the X-DB-* headers.
 
 Any Litestar app gets routed sessions by adding `SwitchyardPlugin(settings.database)` and
-asking for `db: DbSession` in a handler. The request's intent comes from the route option
+asking for `db: Db` in a handler. The request's intent comes from the route option
 `opt={"db_intent": "write" | "strong_read"}`, the method and `X-DB-Consistency`.
 """
 
@@ -20,27 +20,30 @@ from litestar.plugins import InitPluginProtocol
 from litestar.response import Response
 from litestar.types import Message, Scope
 
-from service.db.errors import PROBLEM_BASE, DatabaseProblem
+from service.db.errors import PROBLEM_BASE, DatabaseProblem, NodeUnavailableError
+from service.db.retry import EXCLUDE_KEY, RECORD_KEY, ReadRetryMiddleware
 from service.db.router import DatabaseRouter
 from service.db.routing import Intent, InvalidHeaderError, parse_lsn, resolve_intent
 from service.db.session import DbSession
-from service.settings import DatabaseSettings
+from service.settings import DatabaseSettings, HealthSettings
 
 STATE_KEY = "db_router"
-_RECORD_KEY = "switchyard.routing"
 
 
 @dataclass(slots=True)
 class RoutingRecord:
     """Where this request's session went; read when the response starts."""
 
-    node: str
+    intent: Intent
+    node: str | None = None
     lsn: str | None = None
+    retry_without: str | None = None  # set when a read's node failed and may be retried
 
 
 class SwitchyardPlugin(InitPluginProtocol):
-    def __init__(self, settings: DatabaseSettings) -> None:
-        self.settings = settings
+    def __init__(self, database: DatabaseSettings, health: HealthSettings | None = None) -> None:
+        self.database = database
+        self.health = health or HealthSettings()
         self._router: DatabaseRouter | None = None
 
     @property
@@ -52,20 +55,21 @@ class SwitchyardPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.lifespan.append(self._lifespan)
         app_config.dependencies["db"] = Provide(self._provide_db)
+        app_config.middleware.append(ReadRetryMiddleware)
         app_config.before_send.append(_add_routing_headers)
-        app_config.exception_handlers[DatabaseProblem] = _problem_response
+        app_config.exception_handlers[DatabaseProblem] = self._problem_response
         app_config.exception_handlers[InvalidHeaderError] = _invalid_header_response
         return app_config
 
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        self._router = DatabaseRouter(self.settings)
+        self._router = DatabaseRouter(self.database, self.health)
         app.state[STATE_KEY] = self._router
         try:
-            await self._router.warm_up()
+            await self._router.start()
             yield
         finally:
-            await self._router.dispose()
+            await self._router.stop()
             self._router = None
 
     async def _provide_db(self, request: Request[Any, Any, Any]) -> AsyncGenerator[DbSession, None]:
@@ -76,11 +80,24 @@ class SwitchyardPlugin(InitPluginProtocol):
         )
         min_lsn_header = request.headers.get("x-db-min-lsn")
         min_lsn = parse_lsn(min_lsn_header) if min_lsn_header else None
-        async with self.router.session(intent, min_lsn) as db:
-            record = RoutingRecord(db.node.name)
-            request.scope["state"][_RECORD_KEY] = record
+        state = request.scope["state"]
+        record = state[RECORD_KEY] = RoutingRecord(intent)
+        async with self.router.session(intent, min_lsn, state.get(EXCLUDE_KEY, frozenset())) as db:
+            record.node = db.node.name
             yield db
         record.lsn = db.commit_lsn
+
+    def _problem_response(
+        self, request: Request[Any, Any, Any], exc: DatabaseProblem
+    ) -> Response[Any]:
+        if isinstance(exc, NodeUnavailableError):
+            self.router.report_failure(exc.node, exc.detail)
+            record = request.scope["state"].get(RECORD_KEY)
+            if record is not None:
+                record.node = exc.node
+                if record.intent is not Intent.WRITE and EXCLUDE_KEY not in request.scope["state"]:
+                    record.retry_without = exc.node
+        return exc.to_response(request)
 
 
 def _route_intent(value: object) -> Intent | None:
@@ -92,17 +109,13 @@ def _route_intent(value: object) -> Intent | None:
 async def _add_routing_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
-    record = scope.get("state", {}).get(_RECORD_KEY)
-    if record is None:
+    record = scope.get("state", {}).get(RECORD_KEY)
+    if record is None or record.node is None:
         return
     headers = MutableScopeHeaders.from_message(message)
     headers["X-DB-Node"] = record.node
     if record.lsn is not None and message["status"] < 400:
         headers["X-DB-LSN"] = record.lsn
-
-
-def _problem_response(request: Request[Any, Any, Any], exc: DatabaseProblem) -> Response[Any]:
-    return exc.to_response(request)
 
 
 def _invalid_header_response(

@@ -13,14 +13,14 @@ from service.urls import parse_url
 _PROBE_SQL = """
 SELECT pg_is_in_recovery(),
        (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
-             ELSE pg_current_wal_insert_lsn() END - '0/0'::pg_lsn)::bigint
+             ELSE pg_current_wal_flush_lsn() END - '0/0'::pg_lsn)::bigint
 """
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     in_recovery: bool
-    lsn: int | None  # replay position on a standby, insert position on a primary
+    lsn: int | None  # replay position on a standby, flush position on a primary
 
 
 def asyncpg_dsn(url: str) -> str:

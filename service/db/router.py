@@ -1,19 +1,25 @@
-"""The nodes, and the choice of one of them for each session."""
+"""The nodes, their monitor, and the choice of one node for each session."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+import math
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from sqlalchemy import bindparam, text
+
+from service.db import metrics
 from service.db.engines import create_node_engine, server_holds_read_only, uses_null_pool
-from service.db.errors import NoNodeAvailableError
-from service.db.nodes import Node, NodeState, Role
-from service.db.routing import Candidate, Intent, choose_read_replica, eligible_replicas
+from service.db.errors import NodeUnavailableError, NoNodeAvailableError
+from service.db.health_state import NodeState
+from service.db.monitor import HealthMonitor
+from service.db.nodes import Node, Role
+from service.db.routing import Candidate, Intent, choose_read_replica, eligible_replicas, format_lsn
 from service.db.session import DbSession, open_session
-from service.settings import DatabaseSettings, NodeSettings, PoolSettings
+from service.settings import DatabaseSettings, HealthSettings, NodeSettings, PoolSettings
 
 log = logging.getLogger("switchyard.db")
 
@@ -24,13 +30,19 @@ _IGNORED_UNDER_NULL_POOL = (
     "pool_recycle",
     "pool_pre_ping",
 )
+# asyncpg sends a pg_lsn parameter as an integer: bind the text form and cast it twice.
+_REPLAYED = text(
+    "SELECT pg_last_wal_replay_lsn() >= CAST(CAST(:lsn AS text) AS pg_lsn)"
+).bindparams(bindparam("lsn"))
+_REPLAY_POLL = 0.002
 
 
 class DatabaseRouter:
-    def __init__(self, settings: DatabaseSettings) -> None:
+    def __init__(self, settings: DatabaseSettings, health: HealthSettings) -> None:
         self.settings = settings
         self.primary = self._node(settings.primary, "primary")
         self.replicas = [self._node(replica, "replica") for replica in settings.replicas]
+        self.monitor = HealthMonitor(self.primary, self.replicas, health)
         self._turn = itertools.count()
 
     @property
@@ -48,7 +60,9 @@ class DatabaseRouter:
         if uses_null_pool(node, self.settings):
             defaults = PoolSettings()
             ignored = [
-                k for k in _IGNORED_UNDER_NULL_POOL if getattr(node.pool, k) != getattr(defaults, k)
+                key
+                for key in _IGNORED_UNDER_NULL_POOL
+                if getattr(node.pool, key) != getattr(defaults, key)
             ]
             if ignored:
                 message = f"pool settings {', '.join(ignored)} are ignored under NullPool"
@@ -56,71 +70,118 @@ class DatabaseRouter:
                 log.warning("node %s: %s", node.name, message)
         return created
 
-    async def warm_up(self) -> None:
-        """Open each pool's connections before the service reports ready.
-
-        A node that cannot be reached is logged and left for later: start-up never fails on it.
-        """
+    async def start(self) -> None:
+        """Warm every pool and learn every node's health before the service reports ready."""
         await asyncio.gather(*(self._warm(node) for node in self.nodes))
+        await self.monitor.start()
+
+    async def stop(self) -> None:
+        await self.monitor.stop()
+        await asyncio.gather(*(node.engine.dispose() for node in self.nodes))
 
     async def _warm(self, node: Node) -> None:
+        """Open the pool's connections now, so the first requests pay no connects.
+
+        A node that cannot be reached is logged and left to the monitor: start-up goes on.
+        """
         numbers = node.pool_numbers()
         if numbers is None:
             return
-        timeout = node.settings.pool.connect_timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(node.settings.pool.connect_timeout):
                 connections = await asyncio.gather(
                     *(node.engine.connect() for _ in range(numbers["size"]))
                 )
             for conn in connections:
                 await conn.close()
         except Exception as exc:  # any failure here only delays the first connects
-            node.last_error = f"warm-up failed: {type(exc).__name__}"
-            log.warning(
-                "node %s: warm-up failed (%s); it will connect on demand",
-                node.name,
-                type(exc).__name__,
+            log.warning("node %s: warm-up failed (%s)", node.name, type(exc).__name__)
+
+    def report_failure(self, node_name: str, reason: str) -> None:
+        """A request saw a replica fail: ban it now rather than at the next probe.
+
+        The primary is left to the monitor: banning it on one broken pooled connection would
+        refuse every write for a back-off period.
+        """
+        for replica in self.replicas:
+            if replica.name == node_name:
+                self.monitor.mark_failed(replica, reason, NodeState.BANNED)
+
+    def _primary_or_unavailable(self) -> Node:
+        health = self.primary.health
+        if health.failed:
+            wait = health.banned_until - asyncio.get_running_loop().time()
+            raise NodeUnavailableError(
+                self.primary.name, health.last_error or "down", retry_after=max(1, math.ceil(wait))
             )
+        return self.primary
 
-    async def dispose(self) -> None:
-        await asyncio.gather(*(node.engine.dispose() for node in self.nodes))
-
-    def node_for(
-        self, intent: Intent, min_lsn: int | None = None, exclude: frozenset[str] = frozenset()
-    ) -> Node:
+    def _choose(
+        self, intent: Intent, min_lsn: int | None, exclude: frozenset[str]
+    ) -> tuple[Node, bool]:
+        """The node for a session, and whether its replay position must be checked first."""
         if intent is not Intent.READ:
-            return self.primary
+            return self._primary_or_unavailable(), False
         by_name = {replica.name: replica for replica in self.replicas}
         candidates = [
-            Candidate(r.name, r.serving, r.replay_lsn, r.checked_out()) for r in self.replicas
+            Candidate(r.name, r.health.serving, r.health.lsn, r.checked_out())
+            for r in self.replicas
         ]
-        chosen = choose_read_replica(
-            eligible_replicas(candidates, min_lsn, exclude),
-            next(self._turn),
-            self.settings.load_balancing == "least_connections",
-        )
+        least = self.settings.load_balancing == "least_connections"
+        turn = next(self._turn)
+        chosen = choose_read_replica(eligible_replicas(candidates, min_lsn, exclude), turn, least)
         if chosen is not None:
-            return by_name[chosen.name]
-        if self.settings.fallback == "primary" and self.primary.state is not NodeState.DOWN:
-            return self.primary
-        raise NoNodeAvailableError("no replica can serve this read and fallback is off")
+            return by_name[chosen.name], False
+        if min_lsn is not None:
+            # The monitor's positions are up to one probe old: ask a serving replica itself.
+            serving = choose_read_replica(eligible_replicas(candidates, None, exclude), turn, least)
+            if serving is not None:
+                return by_name[serving.name], True
+        return self._fallback(), False
+
+    def _fallback(self) -> Node:
+        if self.settings.fallback == "error":
+            raise NoNodeAvailableError("no replica can serve this read and fallback is off")
+        metrics.FALLBACKS.inc()
+        return self._primary_or_unavailable()
 
     @asynccontextmanager
     async def session(
         self, intent: Intent, min_lsn: int | None = None, exclude: frozenset[str] = frozenset()
     ) -> AsyncIterator[DbSession]:
-        node = self.node_for(intent, min_lsn, exclude)
+        node, verify = self._choose(intent, min_lsn, exclude)
+        if verify and min_lsn is not None:
+            async with self._open(node, intent) as db:
+                if await self._has_replayed(db, min_lsn):
+                    yield db
+                    return
+            node = self._fallback()
+        async with self._open(node, intent) as db:
+            yield db
+
+    def _open(self, node: Node, intent: Intent) -> AbstractAsyncContextManager[DbSession]:
+        metrics.routed(node.name, intent.value).inc()
         pool = node.settings.pool
         deadline = (
             self.settings.write_statement_timeout
             if intent is Intent.WRITE
             else self.settings.read_statement_timeout
         )
-        async with open_session(
+        return open_session(
             node,
             intent,
             checkout_timeout=pool.pool_timeout + pool.connect_timeout,
             deadline=deadline,
-        ) as db:
-            yield db
+        )
+
+    async def _has_replayed(self, db: DbSession, min_lsn: int) -> bool:
+        """Whether the replica has replayed the client's token, waiting a few ms for it."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.min_lsn_wait
+        token = format_lsn(min_lsn)
+        while True:
+            if (await db.execute(_REPLAYED, {"lsn": token})).scalar():
+                return True
+            if loop.time() >= give_up:
+                return False
+            await asyncio.sleep(_REPLAY_POLL)

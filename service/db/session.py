@@ -42,14 +42,22 @@ class DbSession:
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> CursorResult[Any]:
         """Run a statement within the session's deadline; a node failure becomes a 503."""
+        inflight = self.node.inflight
         try:
-            async with asyncio.timeout(self._deadline):
-                return await self.conn.execute(statement, params)
+            async with asyncio.timeout(self._deadline) as deadline:
+                inflight.add(deadline)
+                try:
+                    return await self.conn.execute(statement, params)
+                finally:
+                    inflight.discard(deadline)
         except TimeoutError:
             await _discard(self.conn)
-            raise NodeUnavailableError(
-                self.node.name, f"no answer within the {self._deadline:g} s statement deadline"
-            ) from None
+            reason = (
+                "the node was found down while the statement waited"
+                if self.node.health.failed
+                else f"no answer within the {self._deadline:g} s statement deadline"
+            )
+            raise NodeUnavailableError(self.node.name, reason) from None
         except DBAPIError as exc:
             if (problem := translate(exc, self.node.name) or constraint_violation(exc)) is not None:
                 raise problem from exc
