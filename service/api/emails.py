@@ -8,7 +8,7 @@ from service.problems import invalid_field
 
 # Deliberately simple: one '@', no spaces, a dot in the domain. Deliverability is not ours to
 # judge; a key that cannot be an address is.
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$")
 MAX_EMAIL_LENGTH = 254
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
+from service.db.deadline import Deadline
 from service.db.health_state import NodeHealth
 from service.settings import NodeSettings
 
@@ -28,12 +28,11 @@ class Node:
     warnings: list[str] = field(default_factory=list)
     # Deadlines of statements running on this node: when the node is found dead they are
     # brought forward to now, so those reads are re-run elsewhere at once.
-    inflight: set[asyncio.Timeout] = field(default_factory=set)
+    inflight: set[Deadline] = field(default_factory=set)
 
     def abandon_inflight(self) -> None:
-        now = asyncio.get_running_loop().time()
         for deadline in list(self.inflight):
-            deadline.reschedule(now)
+            deadline.fire()
 
     def pool_numbers(self) -> dict[str, int] | None:
         """Size, checked-out and overflow of the client-side pool; None under NullPool."""

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db.deadline import Abortable, Deadline
 from service.db.errors import (
     CommitFailedError,
+    DatabaseProblem,
     NodeUnavailableError,
     constraint_violation,
     translate,
@@ -23,6 +25,9 @@ from service.db.nodes import Node
 from service.db.routing import Intent
 
 log = logging.getLogger("switchyard.db")
+T = TypeVar("T")
+# A rollback that takes longer than this is abandoned with its connection.
+_ROLLBACK_DEADLINE = 2.0
 
 
 class DbSession:
@@ -42,31 +47,53 @@ class DbSession:
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> CursorResult[Any]:
         """Run a statement within the session's deadline; a node failure becomes a 503."""
-        inflight = self.node.inflight
         try:
-            async with asyncio.timeout(self._deadline) as deadline:
-                inflight.add(deadline)
-                try:
-                    return await self.conn.execute(statement, params)
-                finally:
-                    inflight.discard(deadline)
-        except TimeoutError:
-            await _discard(self.conn)
-            reason = (
-                "the node was found down while the statement waited"
-                if self.node.health.failed
-                else f"no answer within the {self._deadline:g} s statement deadline"
-            )
-            raise NodeUnavailableError(self.node.name, reason) from None
+            return await self.bounded(self.conn.execute(statement, params))
         except DBAPIError as exc:
-            if (problem := translate(exc, self.node.name) or constraint_violation(exc)) is not None:
+            if (problem := constraint_violation(exc)) is not None:
                 raise problem from exc
             raise
 
+    async def bounded(self, wait: Awaitable[T], seconds: float | None = None) -> T:
+        """Await `wait` on this session's connection, aborting the connection at the deadline.
+
+        While it waits the deadline is registered on the node, so the health monitor can fire
+        it early when it finds the node down.
+        """
+        deadline = Deadline(_driver(self.conn), seconds or self._deadline)
+        inflight = self.node.inflight
+        inflight.add(deadline)
+        try:
+            return await wait
+        except DBAPIError as exc:
+            if deadline.fired:
+                await _discard(self.conn)
+                raise NodeUnavailableError(self.node.name, self._why(deadline)) from None
+            if (problem := translate(exc, self.node.name)) is not None:
+                raise problem from exc
+            raise
+        finally:
+            deadline.cancel()
+            inflight.discard(deadline)
+
+    def _why(self, deadline: Deadline) -> str:
+        if self.node.health.failed:
+            return "the node was found down while the statement waited"
+        return f"no answer within the {self._deadline:g} s statement deadline"
+
+
+def _driver(conn: AsyncConnection) -> Abortable:
+    """The asyncpg connection under a checked-out SQLAlchemy connection (no I/O)."""
+    assert conn.sync_connection is not None
+    driver = conn.sync_connection.connection.driver_connection
+    assert driver is not None
+    return cast(Abortable, driver)
+
 
 async def _discard(conn: AsyncConnection) -> None:
-    """Close a connection whose deadline fired without waiting on its server again."""
-    await conn.invalidate()
+    """Drop a connection whose deadline fired; its socket is already aborted, so nothing waits."""
+    if not conn.invalidated:
+        await conn.invalidate()
 
 
 async def checkout(node: Node, timeout: float) -> AsyncConnection:
@@ -106,7 +133,7 @@ async def open_session(
         try:
             yield session
         except BaseException:
-            await _rollback_quietly(conn)
+            await _rollback_quietly(session)
             raise
         await _commit(session)
         if intent is Intent.WRITE:
@@ -116,29 +143,28 @@ async def open_session(
             await conn.close()
 
 
-async def _rollback_quietly(conn: AsyncConnection) -> None:
+async def _rollback_quietly(session: DbSession) -> None:
     """Roll back after a failed handler; a rollback that cannot reach the server discards."""
-    if conn.invalidated:
+    if session.conn.invalidated:
         return
     try:
-        async with asyncio.timeout(2.0):
-            await conn.rollback()
-    except (DBAPIError, OSError, TimeoutError):
-        await _discard(conn)
+        await session.bounded(session.conn.rollback(), _ROLLBACK_DEADLINE)
+    except (DBAPIError, DatabaseProblem, OSError):
+        await _discard(session.conn)
 
 
 async def _commit(session: DbSession) -> None:
     """COMMIT within the deadline; a failure there is a problem response, never a 500."""
+    node = session.node.name
     try:
-        async with asyncio.timeout(session._deadline):
-            await session.conn.commit()
-    except TimeoutError:
-        await _discard(session.conn)
-        raise CommitFailedError(session.node.name, "no answer to COMMIT in time") from None
+        await session.bounded(session.conn.commit())
+    except NodeUnavailableError as exc:
+        raise CommitFailedError(
+            node, "the connection was lost; the write may or may not have been applied"
+        ) from exc
     except DBAPIError as exc:
-        if not session.conn.invalidated:
-            await _rollback_quietly(session.conn)
-        raise CommitFailedError.from_error(exc, session.node.name) from exc
+        await _rollback_quietly(session)
+        raise CommitFailedError.from_error(exc, node) from exc
 
 
 async def _insert_lsn_after_commit(session: DbSession) -> str | None:
@@ -148,13 +174,10 @@ async def _insert_lsn_after_commit(session: DbSession) -> str | None:
     lag the commit record. Run on the driver connection so no transaction wraps it. The write
     has committed by now, so a failure here drops the token instead of failing the request.
     """
+    driver = cast(Any, _driver(session.conn))
     try:
-        raw = await session.conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        async with asyncio.timeout(session._deadline):
-            lsn = await driver.fetchval("SELECT pg_current_wal_insert_lsn()::text")
-    except (DBAPIError, OSError, TimeoutError) as exc:
+        lsn = await session.bounded(driver.fetchval("SELECT pg_current_wal_insert_lsn()::text"))
+    except Exception as exc:  # the write stands either way; only the token is lost
         await _discard(session.conn)
         log.warning(
             "node %s: committed, but no LSN token (%s)", session.node.name, type(exc).__name__

@@ -13,6 +13,7 @@ class Served:
     at: float
     status: int
     node: str | None
+    body: str = ""
 
 
 @dataclass
@@ -36,8 +37,14 @@ class ReadLoad:
         loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             response = await self.client.get(self.path)
+            failed = response.status_code != 200
             self.served.append(
-                Served(loop.time(), response.status_code, response.headers.get("X-DB-Node"))
+                Served(
+                    loop.time(),
+                    response.status_code,
+                    response.headers.get("X-DB-Node"),
+                    response.text if failed else "",
+                )
             )
             await asyncio.sleep(0.005)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import msgspec
 from litestar.testing import AsyncTestClient
@@ -120,3 +121,31 @@ async def test_replica_over_max_lag_gets_no_reads_until_it_catches_up(
         await asyncio.sleep(2 * PROBE_INTERVAL + 0.5)
         nodes = {(await client.get(f"/customers/{email}")).headers["X-DB-Node"] for _ in range(10)}
         assert "replica-1" in nodes
+
+
+async def test_frozen_replica_stalls_reads_for_about_one_probe_and_fails_none(
+    lab: LocalCluster, lab_client: Client
+) -> None:
+    """A hung node keeps its sockets open: only client-side deadlines and the monitor end the
+    waits, and the waiting reads are re-run on the other replica."""
+    email = await seeded(lab_client)
+    load = ReadLoad(lab_client, f"/customers/{email}", concurrency=10)
+    loop = asyncio.get_running_loop()
+    load.start()
+    await asyncio.sleep(1.0)
+    frozen_at = loop.time()
+    await asyncio.to_thread(lab.freeze, "replica-1")
+    await asyncio.sleep(4.0)
+    await asyncio.to_thread(lab.thaw, "replica-1")
+    await asyncio.sleep(1.0)
+    served = await load.stop()
+
+    assert load.failures() == [], load.failures()[:5]
+    during = [s for s in served if frozen_at + 3.0 < s.at < frozen_at + 4.0]
+    assert during, "no reads completed while replica-1 was frozen"
+    assert {s.node for s in during} == {"replica-2"}
+    # The longest stall: the widest gap between two completed reads after the freeze.
+    times = sorted(s.at for s in served if s.at > frozen_at)
+    stall = max(b - a for a, b in itertools.pairwise(times))
+    assert stall < 2 * PROBE_INTERVAL + 0.5, f"reads stalled {stall:.2f} s"
+    print(f"\nfrozen replica: longest gap between completed reads {stall:.3f} s")
