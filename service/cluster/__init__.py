@@ -1,7 +1,8 @@
 """The local topology (primary, streaming replicas, PgBouncer) and its failure lab.
 
-Public API: `LocalCluster` starts and breaks the topology; `Topology` is the protocol a
-future testcontainers implementation must satisfy too; `NodeInfo` describes one node.
+Public API: `LocalCluster` starts and breaks the topology; `NodeInfo` describes one node;
+`Topology` is the protocol that `service.cluster.containers.ContainerCluster` (imported only
+where a Docker engine answers) satisfies too.
 """
 
 from service.cluster.errors import ClusterError
