@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, Text, bindparam, func, literal_column, not_, select
@@ -9,6 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from service.api.schemas import Customer
 from service.api.tables import customers
+from service.db.query import ReadQuery
 
 _COLUMNS = (
     customers.c.id,
@@ -21,6 +23,8 @@ _COLUMNS = (
 _INSERTED = literal_column("xmax = 0", Boolean).label("inserted")
 
 SELECT_BY_EMAIL = select(*_COLUMNS).where(customers.c.email == bindparam("email"))
+# The hot read: compiled once for the replica fast path.
+GET_BY_EMAIL = ReadQuery(SELECT_BY_EMAIL)
 
 _upsert = insert(customers).values(email=bindparam("email"), name=bindparam("name"))
 UPSERT = _upsert.on_conflict_do_update(
@@ -60,11 +64,12 @@ LIST = (
 )
 
 
-def to_customer(row: Any) -> Customer:
+def to_customer(row: Mapping[Any, Any]) -> Customer:
+    """From a SQLAlchemy row mapping or an asyncpg record alike."""
     return Customer(
-        id=row.id,
-        email=row.email,
-        name=row.name,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )

@@ -61,7 +61,7 @@ class CustomerController(Controller):
         params = {"email": normalise_email(email), "name": data.name}
         row = (await db.execute(cq.UPSERT, params)).one()
         status = HTTP_201_CREATED if row.inserted else HTTP_200_OK
-        return Response(cq.to_customer(row), status_code=status)
+        return Response(cq.to_customer(row._mapping), status_code=status)
 
     @post("/batch", status_code=HTTP_200_OK)
     async def upsert_batch(self, data: JSONBody[CustomerBatchIn], db: Db) -> BatchResult:
@@ -80,13 +80,13 @@ class CustomerController(Controller):
         params = {"after": decode_cursor("customers", cursor), "fetch": limit + 1}
         rows = (await db.execute(cq.LIST, params)).all()
         return CustomerPage(
-            items=[cq.to_customer(row) for row in rows[:limit]],
+            items=[cq.to_customer(row._mapping) for row in rows[:limit]],
             next_cursor=next_cursor("customers", rows, limit),
         )
 
     @get("/{email:str}")
     async def get_customer(self, email: EmailPath, db: Db) -> Customer:
-        row = (await db.execute(cq.SELECT_BY_EMAIL, {"email": normalise_email(email)})).first()
+        row = await db.fetch_one(cq.GET_BY_EMAIL, {"email": normalise_email(email)})
         if row is None:
             raise not_found(f"customer {email!r}")
         return cq.to_customer(row)

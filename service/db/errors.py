@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from litestar.plugins.problem_details import ProblemDetailsException
 from sqlalchemy.exc import DBAPIError
+
+# What a wait on a node can raise: through SQLAlchemy, or straight from asyncpg on the fast
+# read path.
+DRIVER_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 PROBLEM_BASE = "urn:switchyard:problem:"
 
@@ -90,7 +95,13 @@ def is_node_failure(exc: BaseException) -> bool:
                 or "connection" in str(exc.orig).lower()
             )
         return code.startswith(_CONNECTION_CLASSES) or code == _RECOVERY_CONFLICT
-    return isinstance(exc, (OSError, ConnectionError, TimeoutError))
+    if isinstance(exc, asyncpg.PostgresError):
+        code = str(exc.sqlstate)
+        return code.startswith(_CONNECTION_CLASSES) or code == _RECOVERY_CONFLICT
+    return isinstance(
+        exc,
+        (OSError, TimeoutError, asyncpg.ConnectionDoesNotExistError, asyncpg.InternalClientError),
+    )
 
 
 def translate(exc: BaseException, node: str) -> DatabaseProblem | None:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from service.db.deadline import Deadline
-from service.db.health_state import NodeHealth
+from service.db.health_state import NodeHealth, NodeState
 from service.settings import NodeSettings
 
 Role = Literal["primary", "replica"]
@@ -46,6 +46,15 @@ class Node:
             "idle": pool.checkedin(),
         }
 
+    @property
+    def serving(self) -> bool:
+        return self.health.state is NodeState.UP
+
+    @property
+    def replay_lsn(self) -> int | None:
+        return self.health.lsn
+
+    @property
     def checked_out(self) -> int:
-        numbers = self.pool_numbers()
-        return numbers["checked_out"] if numbers else 0
+        pool = self.engine.pool
+        return pool.checkedout() if isinstance(pool, QueuePool) else 0

@@ -17,7 +17,7 @@ from service.db.errors import NodeUnavailableError, NoNodeAvailableError
 from service.db.health_state import NodeState
 from service.db.monitor import HealthMonitor
 from service.db.nodes import Node, Role
-from service.db.routing import Candidate, Intent, choose_read_replica, eligible_replicas, format_lsn
+from service.db.routing import Intent, choose_read_replica, eligible_replicas, format_lsn
 from service.db.session import DbSession, open_session
 from service.settings import DatabaseSettings, HealthSettings, NodeSettings, PoolSettings
 
@@ -122,21 +122,20 @@ class DatabaseRouter:
         """The node for a session, and whether its replay position must be checked first."""
         if intent is not Intent.READ:
             return self._primary_or_unavailable(), False
-        by_name = {replica.name: replica for replica in self.replicas}
-        candidates = [
-            Candidate(r.name, r.health.serving, r.health.lsn, r.checked_out())
-            for r in self.replicas
-        ]
         least = self.settings.load_balancing == "least_connections"
         turn = next(self._turn)
-        chosen = choose_read_replica(eligible_replicas(candidates, min_lsn, exclude), turn, least)
+        chosen = choose_read_replica(
+            eligible_replicas(self.replicas, min_lsn, exclude), turn, least
+        )
         if chosen is not None:
-            return by_name[chosen.name], False
+            return chosen, False
         if min_lsn is not None:
             # The monitor's positions are up to one probe old: ask a serving replica itself.
-            serving = choose_read_replica(eligible_replicas(candidates, None, exclude), turn, least)
+            serving = choose_read_replica(
+                eligible_replicas(self.replicas, None, exclude), turn, least
+            )
             if serving is not None:
-                return by_name[serving.name], True
+                return serving, True
         return self._fallback(), False
 
     def _fallback(self) -> Node:
@@ -161,18 +160,12 @@ class DatabaseRouter:
 
     def _open(self, node: Node, intent: Intent) -> AbstractAsyncContextManager[DbSession]:
         metrics.routed(node.name, intent.value).inc()
-        pool = node.settings.pool
         deadline = (
             self.settings.write_statement_timeout
             if intent is Intent.WRITE
             else self.settings.read_statement_timeout
         )
-        return open_session(
-            node,
-            intent,
-            checkout_timeout=pool.pool_timeout + pool.connect_timeout,
-            deadline=deadline,
-        )
+        return open_session(node, intent, deadline=deadline)
 
     async def _has_replayed(self, db: DbSession, min_lsn: int) -> bool:
         """Whether the replica has replayed the client's token, waiting a few ms for it."""

@@ -6,6 +6,7 @@ import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
@@ -50,31 +51,45 @@ def format_lsn(position: int) -> str:
     return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class ReplicaView(Protocol):
     """What routing needs to know about one replica at the moment of the decision."""
 
+    @property
+    def name(self) -> str: ...
+    @property
+    def serving(self) -> bool: ...  # up, within max lag, not banned
+    @property
+    def replay_lsn(self) -> int | None: ...
+    @property
+    def checked_out(self) -> int: ...
+
+
+R = TypeVar("R", bound=ReplicaView)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A plain ReplicaView, for tests and for callers without nodes."""
+
     name: str
-    serving: bool  # up, within max lag, not banned
+    serving: bool
     replay_lsn: int | None
     checked_out: int
 
 
 def eligible_replicas(
-    replicas: Sequence[Candidate], min_lsn: int | None, exclude: frozenset[str] = frozenset()
-) -> list[Candidate]:
+    replicas: Sequence[R], min_lsn: int | None, exclude: frozenset[str] = frozenset()
+) -> list[R]:
     return [
         r
         for r in replicas
         if r.serving
-        and r.name not in exclude
+        and (not exclude or r.name not in exclude)
         and (min_lsn is None or (r.replay_lsn is not None and r.replay_lsn >= min_lsn))
     ]
 
 
-def choose_read_replica(
-    eligible: Sequence[Candidate], turn: int, least_connections: bool
-) -> Candidate | None:
+def choose_read_replica(eligible: Sequence[R], turn: int, least_connections: bool) -> R | None:
     """Round robin by `turn`, or the replica with the fewest checked-out connections."""
     if not eligible:
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.deadline import Abortable, Deadline
 from service.db.errors import (
+    DRIVER_ERRORS,
     CommitFailedError,
     DatabaseProblem,
     NodeUnavailableError,
@@ -22,6 +22,7 @@ from service.db.errors import (
     translate,
 )
 from service.db.nodes import Node
+from service.db.query import ReadQuery
 from service.db.routing import Intent
 
 log = logging.getLogger("switchyard.db")
@@ -54,6 +55,32 @@ class DbSession:
                 raise problem from exc
             raise
 
+    async def fetch_one(
+        self, query: ReadQuery, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """The first row of a compiled read as a mapping, or None."""
+        if self.node.server_read_only:
+            driver = cast(Any, _driver(self.conn))
+            args = [params[name] for name in query.names]
+            return cast(
+                "Mapping[str, Any] | None", await self.bounded(driver.fetchrow(query.sql, *args))
+            )
+        row = (await self.execute(query.statement, params)).first()
+        return None if row is None else cast("Mapping[str, Any]", row._mapping)
+
+    async def fetch_all(
+        self, query: ReadQuery, params: Mapping[str, Any]
+    ) -> list[Mapping[str, Any]]:
+        """Every row of a compiled read, as mappings."""
+        if self.node.server_read_only:
+            driver = cast(Any, _driver(self.conn))
+            args = [params[name] for name in query.names]
+            return cast(
+                "list[Mapping[str, Any]]", await self.bounded(driver.fetch(query.sql, *args))
+            )
+        rows = (await self.execute(query.statement, params)).all()
+        return [cast("Mapping[str, Any]", row._mapping) for row in rows]
+
     async def bounded(self, wait: Awaitable[T], seconds: float | None = None) -> T:
         """Await `wait` on this session's connection, aborting the connection at the deadline.
 
@@ -65,11 +92,14 @@ class DbSession:
         inflight.add(deadline)
         try:
             return await wait
-        except DBAPIError as exc:
+        except DRIVER_ERRORS as exc:
             if deadline.fired:
                 await _discard(self.conn)
                 raise NodeUnavailableError(self.node.name, self._why(deadline)) from None
-            if (problem := translate(exc, self.node.name)) is not None:
+            problem = translate(exc, self.node.name)
+            if isinstance(problem, NodeUnavailableError):
+                await _discard(self.conn)
+            if problem is not None:
                 raise problem from exc
             raise
         finally:
@@ -96,13 +126,12 @@ async def _discard(conn: AsyncConnection) -> None:
         await conn.invalidate()
 
 
-async def checkout(node: Node, timeout: float) -> AsyncConnection:
-    """A connection from the node's pool, or a 503 within `timeout` (checkout plus connect)."""
+async def checkout(node: Node) -> AsyncConnection:
+    """A connection from the node's pool, or a 503 once its checkout or connect timeout passes."""
+    # No timer of our own: the pool's checkout timeout and asyncpg's connect timeout bound
+    # both waits, and neither leaves anything waiting on the server when it fires.
     try:
-        async with asyncio.timeout(timeout):
-            return await node.engine.connect()
-    except TimeoutError:
-        raise NodeUnavailableError(node.name, f"no connection within {timeout:g} s") from None
+        return await node.engine.connect()
     except PoolTimeoutError:
         raise NodeUnavailableError(node.name, "its pool is exhausted") from None
     except (DBAPIError, InterfaceError, OSError) as exc:
@@ -112,16 +141,14 @@ async def checkout(node: Node, timeout: float) -> AsyncConnection:
 
 
 @asynccontextmanager
-async def open_session(
-    node: Node, intent: Intent, *, checkout_timeout: float, deadline: float
-) -> AsyncIterator[DbSession]:
+async def open_session(node: Node, intent: Intent, *, deadline: float) -> AsyncIterator[DbSession]:
     """Open a session whose transaction commits when the block succeeds, else rolls back.
 
     A read on a connection the server holds read-only runs in autocommit (one round trip per
     statement); any other read runs in a READ ONLY transaction (`BEGIN READ ONLY`, no extra
     round trip).
     """
-    conn = await checkout(node, checkout_timeout)
+    conn = await checkout(node)
     session = DbSession(conn, node, intent, deadline)
     try:
         if intent is not Intent.WRITE and node.server_read_only:

@@ -1,0 +1,57 @@
+"""Service processes started the way operators start them (`switchyard run`), on free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def service_process(env: Mapping[str, str]) -> Iterator[str]:
+    """Run `switchyard run` on a free loopback port; yield its base URL; stop it after."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "run", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(process, base)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"switchyard run exited early:\n{process.stderr.read() if process.stderr else ''}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError("switchyard run did not become ready within 30 s")
