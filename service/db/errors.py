@@ -15,7 +15,9 @@ DRIVER_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSEr
 PROBLEM_BASE = "urn:switchyard:problem:"
 
 # SQLSTATE classes that mean the node, not the request, is at fault.
-_CONNECTION_CLASSES = ("08", "57")  # connection exception, operator intervention (shutdown)
+# Connection exceptions, and the node-level operator interventions (57P01-57P05: shutdown,
+# crash, cannot connect now...). Not 57014: a cancelled statement is the statement's fault.
+_CONNECTION_CLASSES = ("08", "57P")
 _READ_ONLY_VIOLATION = "25006"
 _RECOVERY_CONFLICT = "40001"
 _CANNOT_CONNECT_NOW = "57P03"
@@ -158,11 +160,29 @@ class ConstraintViolationError(DatabaseProblem):
 
 
 _UNIQUE, _FOREIGN_KEY, _CHECK, _NOT_NULL = "23505", "23503", "23514", "23502"
+QUERY_CANCELED = "57014"
 
 
-def constraint_violation(exc: DBAPIError) -> ConstraintViolationError | None:
-    """409 for a unique violation, 422 for a broken reference, check or NOT NULL."""
+class StatementTimeoutError(DatabaseProblem):
+    """The server cancelled a statement at its statement_timeout (or an operator did)."""
+
+    slug = "statement-timeout"
+    title_text = "Statement timed out"
+    status = 504
+
+    def __init__(self, node: str) -> None:
+        super().__init__(
+            f"the statement on {node!r} ran past its statement timeout and was cancelled",
+            extra={"node": node},
+        )
+
+
+def statement_problem(exc: DBAPIError, node: str) -> DatabaseProblem | None:
+    """409 for a unique violation, 422 for a broken reference, check or NOT NULL, 504 for a
+    statement the server cancelled."""
     code = sqlstate(exc)
+    if code == QUERY_CANCELED:
+        return StatementTimeoutError(node)
     constraint = getattr(exc.orig.__cause__, "constraint_name", None) if exc.orig else None
     if code == _UNIQUE:
         return ConstraintViolationError(

@@ -18,7 +18,7 @@ from service.db.errors import (
     CommitFailedError,
     DatabaseProblem,
     NodeUnavailableError,
-    constraint_violation,
+    statement_problem,
     translate,
 )
 from service.db.nodes import Node
@@ -51,7 +51,7 @@ class DbSession:
         try:
             return await self.bounded(self.conn.execute(statement, params))
         except DBAPIError as exc:
-            if (problem := constraint_violation(exc)) is not None:
+            if (problem := statement_problem(exc, self.node.name)) is not None:
                 raise problem from exc
             raise
 
@@ -160,7 +160,7 @@ async def open_session(node: Node, intent: Intent, *, deadline: float) -> AsyncI
         try:
             yield session
         except BaseException:
-            await _rollback_quietly(session)
+            await rollback_quietly(session)
             raise
         await _commit(session)
         if intent is Intent.WRITE:
@@ -170,7 +170,7 @@ async def open_session(node: Node, intent: Intent, *, deadline: float) -> AsyncI
             await conn.close()
 
 
-async def _rollback_quietly(session: DbSession) -> None:
+async def rollback_quietly(session: DbSession) -> None:
     """Roll back after a failed handler; a rollback that cannot reach the server discards."""
     if session.conn.invalidated:
         return
@@ -190,7 +190,7 @@ async def _commit(session: DbSession) -> None:
             node, "the connection was lost; the write may or may not have been applied"
         ) from exc
     except DBAPIError as exc:
-        await _rollback_quietly(session)
+        await rollback_quietly(session)
         raise CommitFailedError.from_error(exc, node) from exc
 
 
