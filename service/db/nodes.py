@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from service.db.deadline import Deadline
+from service.db.gate import CheckoutGate
 from service.db.health_state import NodeHealth, NodeState
 from service.settings import NodeSettings
 
@@ -29,6 +30,14 @@ class Node:
     # Deadlines of statements running on this node: when the node is found dead they are
     # brought forward to now, so those reads are re-run elsewhere at once.
     inflight: set[Deadline] = field(default_factory=set)
+    gate: CheckoutGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        pool = self.engine.pool
+        capacity = None
+        if isinstance(pool, QueuePool):
+            capacity = self.settings.pool.pool_size + self.settings.pool.max_overflow
+        self.gate = CheckoutGate(self.name, capacity, self.settings.pool.pool_timeout)
 
     def abandon_inflight(self) -> None:
         for deadline in list(self.inflight):

@@ -18,7 +18,7 @@ from service.db.health_state import NodeState
 from service.db.monitor import HealthMonitor
 from service.db.nodes import Node, Role
 from service.db.routing import Intent, choose_read_replica, eligible_replicas, format_lsn
-from service.db.session import DbSession, open_session
+from service.db.session import DbSession, SessionScope
 from service.settings import DatabaseSettings, HealthSettings, NodeSettings, PoolSettings
 
 log = logging.getLogger("switchyard.db")
@@ -144,28 +144,35 @@ class DatabaseRouter:
         metrics.FALLBACKS.inc()
         return self._primary_or_unavailable()
 
-    @asynccontextmanager
-    async def session(
+    def session(
         self, intent: Intent, min_lsn: int | None = None, exclude: frozenset[str] = frozenset()
-    ) -> AsyncIterator[DbSession]:
+    ) -> AbstractAsyncContextManager[DbSession]:
+        """The session for a request: `async with router.session(intent) as db: ...`."""
         node, verify = self._choose(intent, min_lsn, exclude)
         if verify and min_lsn is not None:
-            async with self._open(node, intent) as db:
-                if await self._has_replayed(db, min_lsn):
-                    yield db
-                    return
-            node = self._fallback()
+            return self._replayed_session(node, intent, min_lsn)
+        return self._open(node, intent)
+
+    @asynccontextmanager
+    async def _replayed_session(
+        self, node: Node, intent: Intent, min_lsn: int
+    ) -> AsyncIterator[DbSession]:
+        """A session on `node` if it has replayed `min_lsn` (waiting a few ms), else fallback."""
         async with self._open(node, intent) as db:
+            if await self._has_replayed(db, min_lsn):
+                yield db
+                return
+        async with self._open(self._fallback(), intent) as db:
             yield db
 
-    def _open(self, node: Node, intent: Intent) -> AbstractAsyncContextManager[DbSession]:
+    def _open(self, node: Node, intent: Intent) -> SessionScope:
         metrics.routed(node.name, intent.value).inc()
         deadline = (
             self.settings.write_statement_timeout
             if intent is Intent.WRITE
             else self.settings.read_statement_timeout
         )
-        return open_session(node, intent, deadline=deadline)
+        return SessionScope(node, intent, deadline)
 
     async def _has_replayed(self, db: DbSession, min_lsn: int) -> bool:
         """Whether the replica has replayed the client's token, waiting a few ms for it."""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable
@@ -140,34 +139,66 @@ async def checkout(node: Node) -> AsyncConnection:
         ) from exc
 
 
-@asynccontextmanager
-async def open_session(node: Node, intent: Intent, *, deadline: float) -> AsyncIterator[DbSession]:
-    """Open a session whose transaction commits when the block succeeds, else rolls back.
+class SessionScope:
+    """Open a session; on exit commit it when the block succeeded, else roll it back.
 
     A read on a connection the server holds read-only runs in autocommit (one round trip per
     statement); any other read runs in a READ ONLY transaction (`BEGIN READ ONLY`, no extra
-    round trip).
+    round trip). A class rather than a generator-based context manager: this is on every
+    request's path, and generator layers cost.
     """
-    conn = await checkout(node)
-    session = DbSession(conn, node, intent, deadline)
-    try:
-        if intent is not Intent.WRITE and node.server_read_only:
-            yield session
-            return
-        if intent is not Intent.WRITE:
-            await conn.execution_options(postgresql_readonly=True)
-        await conn.begin()
+
+    __slots__ = ("_deadline", "_intent", "_node", "_session")
+
+    def __init__(self, node: Node, intent: Intent, deadline: float) -> None:
+        self._node = node
+        self._intent = intent
+        self._deadline = deadline
+        self._session: DbSession | None = None
+
+    @property
+    def _transactional(self) -> bool:
+        return self._intent is Intent.WRITE or not self._node.server_read_only
+
+    async def __aenter__(self) -> DbSession:
+        node, intent = self._node, self._intent
+        await node.gate.enter()
+        conn: AsyncConnection | None = None
         try:
-            yield session
+            conn = await checkout(node)
+            session = DbSession(conn, node, intent, self._deadline)
+            if self._transactional:
+                if intent is not Intent.WRITE:
+                    await conn.execution_options(postgresql_readonly=True)
+                await conn.begin()
         except BaseException:
-            await rollback_quietly(session)
+            await self._release(conn)
             raise
-        await _commit(session)
-        if intent is Intent.WRITE:
-            session.commit_lsn = await _insert_lsn_after_commit(session)
-    finally:
-        if not conn.invalidated:
-            await conn.close()
+        self._session = session
+        return session
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        session = self._session
+        assert session is not None
+        try:
+            if self._transactional and not session.conn.invalidated:
+                if exc_type is not None:
+                    await rollback_quietly(session)
+                else:
+                    await _commit(session)
+                    if session.intent is Intent.WRITE:
+                        session.commit_lsn = await _insert_lsn_after_commit(session)
+        finally:
+            await self._release(session.conn)
+
+    async def _release(self, conn: AsyncConnection | None) -> None:
+        try:
+            if conn is not None and not conn.invalidated:
+                await conn.close()
+        finally:
+            self._node.gate.leave()
 
 
 async def rollback_quietly(session: DbSession) -> None:
