@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -19,7 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,3 +274,15 @@ def median(values: Sequence[float]) -> float:
 def log(message: str) -> None:
     # Progress on stderr so stdout stays the report.
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def reproduce_command(script: str | Path, arguments: Sequence[str]) -> str:
+    """The shell line that reruns a bench script with the same interpreter and arguments."""
+    relative = Path(script).resolve().relative_to(REPO_ROOT)
+    return f"cd {REPO_ROOT} && {shlex.join([sys.executable, str(relative), *arguments])}"
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> Path:
+    """One item a line, e.g. the input file of a wrk Lua script; returns `path`."""
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path

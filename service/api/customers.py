@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.api import customer_queries as cq
@@ -75,7 +75,7 @@ class CustomerController(Controller):
 
     @get("/")
     async def list_customers(
-        self, db: Db, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+        self, db: Db, limit: Limit = DEFAULT_LIMIT, cursor: FromQuery[str | None] = None
     ) -> CustomerPage:
         params = {"after": decode_cursor("customers", cursor), "fetch": limit + 1}
         rows = (await db.execute(cq.LIST, params)).all()
@@ -97,7 +97,7 @@ class CustomerController(Controller):
         email: EmailPath,
         db: Db,
         limit: Limit = DEFAULT_LIMIT,
-        cursor: str | None = None,
+        cursor: FromQuery[str | None] = None,
     ) -> OrderPage:
         """A customer's orders by id; an unknown customer is a 404, like GET /customers/{email}."""
         params = {

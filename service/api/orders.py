@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get, patch, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.api import order_queries as q
@@ -74,7 +74,9 @@ class OrderController(Controller):
         return Response(q.to_order(existing), status_code=HTTP_200_OK)
 
     @patch("/{order_id:int}")
-    async def change_status(self, order_id: int, data: JSONBody[OrderStatusIn], db: Db) -> Order:
+    async def change_status(
+        self, order_id: FromPath[int], data: JSONBody[OrderStatusIn], db: Db
+    ) -> Order:
         params = {
             "order_id": _order_id(order_id),
             "new_status": data.status,
@@ -99,7 +101,7 @@ class OrderController(Controller):
         )
 
     @get("/{order_id:int}")
-    async def get_order(self, order_id: int, db: Db) -> Order:
+    async def get_order(self, order_id: FromPath[int], db: Db) -> Order:
         row = (await db.execute(q.SELECT_BY_ID, {"order_id": _order_id(order_id)})).first()
         if row is None:
             raise not_found(f"order {order_id}")

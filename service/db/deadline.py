@@ -14,6 +14,7 @@ from typing import Protocol
 
 class Abortable(Protocol):
     def terminate(self) -> None: ...
+    def is_closed(self) -> bool: ...
 
 
 class Deadline:
@@ -33,3 +34,8 @@ class Deadline:
 
     def cancel(self) -> None:
         self._handle.cancel()
+
+    @property
+    def connection_lost(self) -> bool:
+        """Whether the wait ended because the connection is gone (aborted, or closed under us)."""
+        return self.fired or self._driver.is_closed()

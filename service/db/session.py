@@ -92,7 +92,8 @@ class DbSession:
         try:
             return await wait
         except DRIVER_ERRORS as exc:
-            if deadline.fired:
+            if deadline.connection_lost:
+                # Whatever the exception says, a connection that is gone failed as a node.
                 await _discard(self.conn)
                 raise NodeUnavailableError(self.node.name, self._why(deadline)) from None
             problem = translate(exc, self.node.name)
@@ -106,6 +107,8 @@ class DbSession:
             inflight.discard(deadline)
 
     def _why(self, deadline: Deadline) -> str:
+        if not deadline.fired:
+            return "the connection was lost"
         if self.node.health.failed:
             return "the node was found down while the statement waited"
         return f"no answer within the {self._deadline:g} s statement deadline"
