@@ -1,8 +1,6 @@
 """Customers written per second: single PUTs against batches, on the same primary in one run.
 
-    python -m bench.write_throughput [--rows 10000] [--concurrency 32] [--batch-size 500]
-
-(from the repository root, so `service` imports).
+    python bench/write_throughput.py [--rows 10000] [--concurrency 32] [--batch-size 500]
 
 Starts its own local topology (primary + 1 replica) on tmpfs, migrates it, runs the service
 as `switchyard run` in a subprocess, then writes `--rows` new customers twice: once as single
@@ -16,10 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shlex
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,69 +25,34 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-
-from service.cluster import LocalCluster
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from common import (
+    free_port,
+    local_cluster,
+    migrate,
+    reproduce_command,
+    start_server,
+    stop_server,
+    wait_ready,
+)
 
 
 @contextmanager
-def _cluster() -> Iterator[LocalCluster]:
-    base = Path(tempfile.mkdtemp(prefix="switchyard-bench-", dir="/dev/shm"))
-    base.chmod(0o755)  # the servers run as the postgres user when we are root
-    cluster = LocalCluster(base, replicas=1)
-    try:
-        cluster.up()
-        yield cluster
-    finally:
-        cluster.destroy()
-
-
-@contextmanager
-def _service(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
-    full_env = {**os.environ, **env}
-    subprocess.run(
-        [sys.executable, "-m", "service.cli", "migrate"], env=full_env, cwd=ROOT, check=True
+def _service(env: dict[str, str]) -> Iterator[str]:
+    """`switchyard run` on a free port, migrated first; its base URL while it runs."""
+    migrate(env)
+    port = free_port()
+    server = start_server(
+        "write-bench-service",
+        [sys.executable, "-m", "service.cli", "run", "--port", str(port)],
+        env,
+        port,
+        Path(tempfile.gettempdir()),
     )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "run", "--port", str(port)],
-            env=full_env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, proc)
-        yield base_url
+        wait_ready(server, "/health/ready")
+        yield server.base_url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_ready(base_url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the service exited with {proc.returncode}; see its log")
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the service was not ready within 30 s")
+        stop_server(server)
 
 
 async def _bounded(jobs: list[Callable[[], Awaitable[None]]], concurrency: int) -> float:
@@ -162,8 +121,7 @@ async def _measure(args: argparse.Namespace, base_url: str, primary_url: str) ->
             raise SystemExit(f"{phase}: {found} of {args.rows} rows on the primary")
 
     put_rate, batch_rate = args.rows / put_seconds, args.rows / batch_seconds
-    command = [sys.executable, "-m", "bench.write_throughput", *sys.argv[1:]]
-    print(f"command: cd {ROOT} && {shlex.join(command)}")
+    print(f"command: {reproduce_command(__file__, sys.argv[1:])}")
     print(
         f"single PUTs : {args.rows} rows in {put_seconds:6.2f} s = {put_rate:8.0f} rows/s "
         f"({args.concurrency} in flight)"
@@ -182,11 +140,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--batch-concurrency", type=int, default=1)
     args = parser.parse_args()
-    with _cluster() as cluster:
-        env = cluster.env("direct")
-        log = Path(tempfile.gettempdir()) / "switchyard-bench-service.log"
-        with _service(env, _free_port(), log) as base_url:
-            asyncio.run(_measure(args, base_url, cluster.direct_url("primary")))
+    with local_cluster() as cluster, _service(cluster.env("direct")) as base_url:
+        asyncio.run(_measure(args, base_url, cluster.direct_url("primary")))
 
 
 if __name__ == "__main__":

@@ -102,5 +102,33 @@ def node_url(port: int, database: str) -> str:
     return f"postgresql://{APP_USER}@127.0.0.1:{port}/{database}"
 
 
+def service_env(
+    replicas: list[str],
+    primary_port: int,
+    replica_ports: dict[str, int],
+    pgbouncer_port: int,
+    mode: str,
+) -> dict[str, str]:
+    """The service's DATABASE_* variables for a topology, in either mode.
+
+    Migrations always get the direct primary: they need session features PgBouncer's
+    transaction mode breaks.
+    """
+    if mode not in ("direct", "pgbouncer"):
+        raise ValueError(f"unknown mode {mode!r}; use 'direct' or 'pgbouncer'")
+
+    def url(name: str, port: int) -> str:
+        return node_url(port, APP_DB) if mode == "direct" else node_url(pgbouncer_port, name)
+
+    return {
+        "DATABASE_URL": url("primary", primary_port),
+        "DATABASE_REPLICA_URLS": ",".join(
+            f"{name}={url(name, replica_ports[name])}" for name in replicas
+        ),
+        "DATABASE_MIGRATION_URL": node_url(primary_port, APP_DB),
+        "DATABASE_MODE": mode,
+    }
+
+
 def export_lines(env: dict[str, str]) -> str:
     return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())

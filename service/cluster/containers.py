@@ -232,18 +232,13 @@ class ContainerCluster:
         return config.node_url(self.pgbouncer_port, self._node(name).name)
 
     def env(self, mode: str = "direct") -> dict[str, str]:
-        """The same names and format as `LocalCluster.env`."""
-        if mode not in ("direct", "pgbouncer"):
-            raise ClusterError(f"unknown mode {mode!r}; use 'direct' or 'pgbouncer'")
-        url = self.direct_url if mode == "direct" else self.pgbouncer_url
+        """DATABASE_URL, DATABASE_REPLICA_URLS, DATABASE_MIGRATION_URL, DATABASE_MODE."""
+        ports = {n.name: n.port for n in self._nodes}
         replicas = [n.name for n in self._nodes if n.role == "replica"]
-        return {
-            "DATABASE_URL": url(PRIMARY),
-            "DATABASE_REPLICA_URLS": ",".join(f"{name}={url(name)}" for name in replicas),
-            # Migrations need session features PgBouncer's transaction mode breaks.
-            "DATABASE_MIGRATION_URL": self.direct_url(PRIMARY),
-            "DATABASE_MODE": mode,
-        }
+        try:
+            return config.service_env(replicas, ports[PRIMARY], ports, self.pgbouncer_port, mode)
+        except ValueError as exc:
+            raise ClusterError(str(exc)) from None
 
     # ---- whole-cluster lifecycle ------------------------------------------------------------
     def up(self) -> None:
