@@ -32,11 +32,19 @@ class SettingsError(ValueError):
     """An invalid configuration; the message names the key and never holds a password."""
 
 
+def _shown(name: str, value: object) -> str:
+    if name.endswith("url") and isinstance(value, str) and value:
+        return redact_url(value)
+    if name.endswith("secret") and value:
+        return "'***'"
+    return repr(value)
+
+
 class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def __repr__(self) -> str:
         # URLs can carry passwords, and reprs end up in logs and tracebacks.
         fields = ", ".join(
-            f"{name}={redact_url(value) if name.endswith('url') and value else value!r}"
+            f"{name}={_shown(name, value)}"
             for name in self.__struct_fields__
             for value in [getattr(self, name)]
         )
@@ -78,6 +86,10 @@ class DatabaseSettings(_Base, frozen=True):
     # How long a read carrying X-DB-Min-LSN waits for a replica to replay it before the
     # primary serves it instead.
     min_lsn_wait: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    # Seconds after a write during which a client's reads (carrying the signed cookie) see
+    # it without sending X-DB-Min-LSN; 0 turns the window off. Needs sticky_secret.
+    sticky_window: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    sticky_secret: str = ""
     fallback: Literal["primary", "error"] = "primary"
     load_balancing: Literal["round_robin", "least_connections"] = "round_robin"
 
@@ -213,6 +225,11 @@ def _check(settings: Settings) -> Settings:
         raise SettingsError(f"database.replicas: node names must be unique, got {names}")
     if database.primary.name != "primary":
         raise SettingsError("database.primary.name: the primary is always named 'primary'")
+    if database.sticky_window > 0 and len(database.sticky_secret) < 16:
+        raise SettingsError(
+            "database.sticky_secret: at least 16 characters are required when "
+            "database.sticky_window is on (the same secret on every instance)"
+        )
     if any(node.mode == "pgbouncer" for node in database.nodes) and not database.migration_url:
         raise SettingsError(
             "database.migration_url (DATABASE_MIGRATION_URL) is required in pgbouncer mode: "

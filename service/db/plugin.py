@@ -25,6 +25,7 @@ from service.db.retry import EXCLUDE_KEY, RECORD_KEY, ReadRetryMiddleware
 from service.db.router import DatabaseRouter
 from service.db.routing import Intent, InvalidHeaderError, parse_lsn, resolve_intent
 from service.db.session import DbSession
+from service.db.sticky import COOKIE, StickyWindow
 from service.settings import DatabaseSettings, HealthSettings
 
 STATE_KEY = "db_router"
@@ -45,6 +46,11 @@ class SwitchyardPlugin(InitPluginProtocol):
         self.database = database
         self.health = health or HealthSettings()
         self._router: DatabaseRouter | None = None
+        self._sticky = (
+            StickyWindow(database.sticky_window, database.sticky_secret)
+            if database.sticky_window > 0
+            else None
+        )
 
     @property
     def router(self) -> DatabaseRouter:
@@ -56,7 +62,7 @@ class SwitchyardPlugin(InitPluginProtocol):
         app_config.lifespan.append(self._lifespan)
         app_config.dependencies["db"] = Provide(self._provide_db)
         app_config.middleware.append(ReadRetryMiddleware)
-        app_config.before_send.append(_add_routing_headers)
+        app_config.before_send.append(self._add_routing_headers)
         app_config.exception_handlers[DatabaseProblem] = self._problem_response
         app_config.exception_handlers[InvalidHeaderError] = _invalid_header_response
         return app_config
@@ -79,6 +85,9 @@ class SwitchyardPlugin(InitPluginProtocol):
             request.headers.get("x-db-consistency"),
         )
         min_lsn_header = request.headers.get("x-db-min-lsn")
+        if not min_lsn_header and self._sticky is not None:
+            # A forged or garbled cookie is ignored, not an error: the client sent no token.
+            min_lsn_header = self._sticky.lsn(request.cookies.get(COOKIE))
         min_lsn = parse_lsn(min_lsn_header) if min_lsn_header else None
         state = request.scope["state"]
         record = state[RECORD_KEY] = RoutingRecord(intent)
@@ -86,6 +95,19 @@ class SwitchyardPlugin(InitPluginProtocol):
             record.node = db.node.name
             yield db
         record.lsn = db.commit_lsn
+
+    async def _add_routing_headers(self, message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        record = scope.get("state", {}).get(RECORD_KEY)
+        if record is None or record.node is None:
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        headers["X-DB-Node"] = record.node
+        if record.lsn is not None and message["status"] < 400:
+            headers["X-DB-LSN"] = record.lsn
+            if self._sticky is not None:
+                headers.add("Set-Cookie", self._sticky.cookie(record.lsn))
 
     def _problem_response(
         self, request: Request[Any, Any, Any], exc: DatabaseProblem
@@ -104,18 +126,6 @@ def _route_intent(value: object) -> Intent | None:
     if value is None or isinstance(value, Intent):
         return value
     return Intent(value)
-
-
-async def _add_routing_headers(message: Message, scope: Scope) -> None:
-    if message["type"] != "http.response.start":
-        return
-    record = scope.get("state", {}).get(RECORD_KEY)
-    if record is None or record.node is None:
-        return
-    headers = MutableScopeHeaders.from_message(message)
-    headers["X-DB-Node"] = record.node
-    if record.lsn is not None and message["status"] < 400:
-        headers["X-DB-LSN"] = record.lsn
 
 
 def _invalid_header_response(

@@ -44,6 +44,8 @@ async def in_autocommit(conn: AsyncConnection) -> bool:
     dbapi_connection = (await conn.get_raw_connection()).dbapi_connection
     assert dbapi_connection is not None
     return bool(conn.dialect.detect_autocommit_setting(dbapi_connection))
+
+
 MONEY = re.compile(r"^\d+\.\d{2}$")
 
 

@@ -149,3 +149,27 @@ async def test_frozen_replica_stalls_reads_for_about_one_probe_and_fails_none(
     stall = max(b - a for a, b in itertools.pairwise(times))
     assert stall < 2 * PROBE_INTERVAL + 0.5, f"reads stalled {stall:.2f} s"
     print(f"\nfrozen replica: longest gap between completed reads {stall:.3f} s")
+
+
+async def test_sticky_window_reads_the_clients_own_write_without_a_token(
+    lab: LocalCluster, lab_settings: Settings
+) -> None:
+    database = msgspec.structs.replace(
+        lab_settings.database, sticky_window=5.0, sticky_secret="lab-secret-0123456789"
+    )
+    app = create_app(msgspec.structs.replace(lab_settings, database=database))
+    async with AsyncTestClient(app=app) as client:
+        email = await seeded(client, "Before")
+        for replica in ("replica-1", "replica-2"):
+            await asyncio.to_thread(lab.set_apply_delay, replica, 2.0)
+        client.cookies.clear()
+        write = await client.put(f"/customers/{email}", json={"name": "After"})
+        assert "switchyard_lsn" in write.headers["set-cookie"]
+
+        own = await client.get(f"/customers/{email}")  # the cookie jar sends it back
+        assert own.json()["name"] == "After"
+
+        client.cookies.clear()  # another client, no cookie: the lag is real
+        other = await client.get(f"/customers/{email}")
+        assert other.headers["X-DB-Node"].startswith("replica-")
+        assert other.json()["name"] == "Before"
