@@ -1,0 +1,65 @@
+"""The node state machine, as pure logic: bans, back-off, re-admission, monotonic reads."""
+
+from service.db.health_state import NodeHealth, NodeState
+
+MAX_BYTES, MAX_SECONDS = 1000, 5.0
+
+
+def judged(health: NodeHealth, lsn: int, lag_bytes: int = 0, lag_seconds: float = 0.0) -> NodeState:
+    health.observe(True, lsn)
+    health.judge_replica(lag_bytes, lag_seconds, MAX_BYTES, MAX_SECONDS)
+    return health.state
+
+
+def test_back_off_doubles_and_is_capped() -> None:
+    health = NodeHealth()
+    bans = []
+    for now in (0.0, 10.0, 20.0, 30.0, 40.0):
+        health.fail(now, "refused", NodeState.DOWN, ban_initial=1.0, ban_max=5.0)
+        bans.append(health.banned_until - now)
+    assert bans == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_a_failed_node_is_probed_again_only_after_its_back_off() -> None:
+    health = NodeHealth()
+    assert health.fail(100.0, "refused", NodeState.BANNED, 1.0, 5.0) is True
+    assert not health.serving
+    assert not health.probe_due(100.5)
+    assert health.probe_due(101.0)
+    assert health.fail(101.0, "again", NodeState.DOWN, 1.0, 5.0) is False  # not a new outage
+
+
+def test_a_successful_probe_readmits_and_resets_the_back_off() -> None:
+    health = NodeHealth()
+    assert judged(health, 100) is NodeState.UP
+    health.fail(0.0, "refused", NodeState.DOWN, 1.0, 5.0)
+    assert judged(health, 100) is NodeState.UP
+    health.fail(10.0, "refused", NodeState.DOWN, 1.0, 5.0)
+    assert health.banned_until == 11.0  # the first step again
+
+
+def test_a_restarted_replica_serves_only_once_past_what_it_served_before() -> None:
+    """Monotonic reads: after a crash a standby answers before it has replayed as far."""
+    health = NodeHealth()
+    assert judged(health, 500) is NodeState.UP
+    health.fail(0.0, "stopped", NodeState.DOWN, 1.0, 5.0)
+    assert judged(health, 400) is NodeState.LAGGING
+    assert judged(health, 499) is NodeState.LAGGING
+    assert judged(health, 500) is NodeState.UP
+    assert judged(health, 450) is NodeState.UP  # no outage in between: not a restart
+
+
+def test_lag_over_either_limit_takes_a_replica_out_until_it_catches_up() -> None:
+    health = NodeHealth()
+    assert judged(health, 1, lag_bytes=MAX_BYTES + 1) is NodeState.LAGGING
+    assert judged(health, 2, lag_seconds=MAX_SECONDS + 0.1) is NodeState.LAGGING
+    assert judged(health, 3) is NodeState.UP
+
+
+def test_a_promoted_replica_gets_no_reads() -> None:
+    health = NodeHealth()
+    health.observe(False, 100)
+    health.judge_replica(0, 0.0, MAX_BYTES, MAX_SECONDS)
+    assert health.state is NodeState.LAGGING
+    assert health.last_error is not None
+    assert "promoted" in health.last_error
