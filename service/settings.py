@@ -159,6 +159,9 @@ def _apply_generic_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> Non
         table = raw
         for part in parents:
             table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                key = ".".join([*parents, leaf])
+                raise SettingsError(f"{name}: {key} does not name a setting (not a table)")
         table[leaf] = value
 
 

@@ -41,7 +41,6 @@ def redact_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        # Unparseable: drop everything between the scheme and the last '@', which is where a
-        # password would be.
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+        # Unparseable, so there is no telling where a password would be: show the scheme only.
+        scheme, sep, _ = url.partition("://")
+        return f"{scheme}://***" if sep else "***"

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
+from service.db.errors import PROBLEM_BASE
 from service.db.nodes import Node
 from service.db.plugin import STATE_KEY
 from service.db.probe import probe
@@ -62,7 +63,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready")
-    async def ready(self, state: State) -> Response[Readiness]:
+    async def ready(self, state: State) -> Response[Any]:
         """200 while some node can serve reads (a primary outage must not pull the instance)."""
         router: DatabaseRouter = state[STATE_KEY]
         reachable = await asyncio.gather(*(_reachable(node) for node in router.nodes))
@@ -71,7 +72,20 @@ class HealthController(Controller):
             for node, ok in zip(router.nodes, reachable, strict=True)
         ]
         body = Readiness(ready=any(reachable), primary_up=reachable[0], nodes=nodes)
-        return Response(body, status_code=200 if body.ready else 503)
+        if body.ready:
+            return Response(body)
+        return Response(
+            {
+                "type": PROBLEM_BASE + "not-ready",
+                "title": "No database node answers",
+                "status": 503,
+                "detail": "no node (primary or replica) answered a probe; see /health/db",
+                **msgspec.structs.asdict(body),
+            },
+            status_code=503,
+            media_type="application/problem+json",
+            headers={"Retry-After": "1"},
+        )
 
     @get("/db")
     async def db(self, state: State) -> dict[str, Any]:

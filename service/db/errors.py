@@ -52,13 +52,18 @@ class NodeUnavailableError(DatabaseProblem):
     title_text = "Database unavailable"
     status = 503
 
-    def __init__(self, node: str, reason: str, retry_after: int = 1) -> None:
+    def __init__(
+        self, node: str, reason: str, retry_after: int = 1, *, node_fault: bool = True
+    ) -> None:
         super().__init__(
             f"node {node!r} could not serve the request: {reason}; retry later",
             headers={"Retry-After": str(retry_after)},
             extra={"node": node},
         )
         self.node = node
+        # False when the failure says nothing new about the node's health (busy pool, one
+        # slow statement, a recovery conflict, a node already marked down): no ban for it.
+        self.node_fault = node_fault
 
 
 class NoNodeAvailableError(DatabaseProblem):
@@ -124,7 +129,7 @@ def translate(exc: BaseException, node: str) -> DatabaseProblem | None:
                 else "connection failed"
             )
         )
-        return NodeUnavailableError(node, reason)
+        return NodeUnavailableError(node, reason, node_fault=code != _RECOVERY_CONFLICT)
     return None
 
 

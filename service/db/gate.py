@@ -35,7 +35,9 @@ class CheckoutGate:
                 await semaphore.acquire()
         except TimeoutError:
             raise NodeUnavailableError(
-                self._node, f"every pooled connection stayed busy for {self._timeout:g} s"
+                self._node,
+                f"every pooled connection stayed busy for {self._timeout:g} s",
+                node_fault=False,
             ) from None
 
     def leave(self) -> None:

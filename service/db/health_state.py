@@ -51,9 +51,13 @@ class NodeHealth:
     ) -> bool:
         """Record a failure; True when the node was serving until now (a new outage)."""
         was_failed = self.failed
+        self.last_error = reason
+        if was_failed and now < self.banned_until:
+            # More news of the same outage (other requests that were on the node): the
+            # back-off grows per failed re-admission probe, not per request.
+            return False
         self.failures += 1
         self.state = state
-        self.last_error = reason
         self.banned_until = now + min(ban_initial * 2 ** (self.failures - 1), ban_max)
         self.catching_up = True
         return not was_failed
@@ -74,6 +78,9 @@ class NodeHealth:
     ) -> None:
         """Decide whether an answering replica may serve reads."""
         self.lag_bytes, self.lag_seconds = lag_bytes, lag_seconds
+        if not self.high_water_before_outage_reached():
+            # Its replay position went backwards: it restarted between two probes, unseen.
+            self.catching_up = True
         if self.catching_up and self.lsn is not None and self.high_water_before_outage_reached():
             self.catching_up = False
         if not self.in_recovery:

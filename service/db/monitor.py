@@ -76,8 +76,9 @@ class HealthMonitor:
                 node.name, health.state, health.lag_bytes, health.lag_seconds, node.pool_numbers()
             )
         self.rounds += 1
-        # Pooled connections from before an outage point at a dead or restarted server.
-        await asyncio.gather(*(node.engine.dispose() for node in returned))
+        # Pooled connections from before an outage point at a dead or restarted server. They
+        # are dropped, not closed: a goodbye to a server that is gone could wait forever.
+        await asyncio.gather(*(node.engine.dispose(close=False) for node in returned))
 
     def _succeeded(self, node: Node, result: ProbeResult, now: float) -> None:
         health = node.health
@@ -89,28 +90,37 @@ class HealthMonitor:
                 self._primary_positions.append((now, result.lsn))
             health.lag_bytes = health.lag_seconds = None
             return
-        lag_bytes, lag_seconds = self._lag(result.lsn, now)
+        lag_bytes, lag_seconds = self._lag(result, now)
         health.judge_replica(
             lag_bytes, lag_seconds, self.settings.max_lag_bytes, self.settings.max_lag_seconds
         )
 
-    def _lag(self, replay: int | None, now: float) -> tuple[int, float]:
+    def _lag(self, replica: ProbeResult, now: float) -> tuple[int, float]:
+        replay = replica.lsn
         if not self._primary_positions or replay is None:
             return 0, 0.0
         latest = self._primary_positions[-1][1]
+        if self.primary.health.failed and replica.received is not None:
+            # With the primary gone, WAL it flushed but never sent is lost to every replica:
+            # judge a replica by what it has received, or it would lag forever.
+            latest = min(latest, max(replica.received, replay))
         if replay >= latest:
             return 0, 0.0
         oldest_unreplayed = next(t for t, lsn in self._primary_positions if lsn > replay)
         return latest - replay, now - oldest_unreplayed
 
-    def mark_failed(self, node: Node, reason: str, state: NodeState) -> None:
-        """Take a node out of rotation now; statements waiting on it are abandoned."""
+    def mark_failed(
+        self, node: Node, reason: str, state: NodeState, abandon_inflight: bool = True
+    ) -> None:
+        """Take a node out of rotation now; when the monitor itself found it dead, the
+        statements still waiting on it are abandoned (reads are re-run elsewhere)."""
         now = asyncio.get_running_loop().time()
         settings = self.settings
         if node.health.fail(now, reason, state, settings.ban_initial, settings.ban_max):
             metrics.BANS.labels(node=node.name).inc()
             log.warning("node %s is %s: %s", node.name, state.value, reason)
-        node.abandon_inflight()
+        if abandon_inflight:
+            node.abandon_inflight()
 
 
 def _describe(exc: BaseException) -> str:

@@ -27,9 +27,13 @@ class Node:
     server_read_only: bool
     health: NodeHealth = field(default_factory=NodeHealth)
     warnings: list[str] = field(default_factory=list)
-    # Deadlines of statements running on this node: when the node is found dead they are
-    # brought forward to now, so those reads are re-run elsewhere at once.
+    # Deadlines of statements waiting on this node: when the monitor finds the node dead
+    # they fire at once, so reads are re-run elsewhere and writes get their 503 now. A
+    # COMMIT never registers: cut off on a false alarm, its outcome would be unknown.
     inflight: set[Deadline] = field(default_factory=set)
+    # Sessions open on this node now: what least-connections balancing compares (the pool's
+    # own count is always 0 under NullPool).
+    sessions: int = 0
     gate: CheckoutGate = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,5 +69,4 @@ class Node:
 
     @property
     def checked_out(self) -> int:
-        pool = self.engine.pool
-        return pool.checkedout() if isinstance(pool, QueuePool) else 0
+        return self.sessions

@@ -113,7 +113,8 @@ class SwitchyardPlugin(InitPluginProtocol):
         self, request: Request[Any, Any, Any], exc: DatabaseProblem
     ) -> Response[Any]:
         if isinstance(exc, NodeUnavailableError):
-            self.router.report_failure(exc.node, exc.detail)
+            if exc.node_fault:
+                self.router.report_failure(exc.node, exc.detail)
             record = request.scope["state"].get(RECORD_KEY)
             if record is not None:
                 record.node = exc.node

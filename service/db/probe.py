@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from service.db.deadline import Deadline
 from service.db.nodes import Node
 from service.urls import parse_url
 
 _PROBE_SQL = """
 SELECT pg_is_in_recovery(),
        (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
-             ELSE pg_current_wal_flush_lsn() END - '0/0'::pg_lsn)::bigint
+             ELSE pg_current_wal_flush_lsn() END - '0/0'::pg_lsn)::bigint,
+       (pg_last_wal_receive_lsn() - '0/0'::pg_lsn)::bigint
 """
 
 
@@ -21,6 +23,7 @@ SELECT pg_is_in_recovery(),
 class ProbeResult:
     in_recovery: bool
     lsn: int | None  # replay position on a standby, flush position on a primary
+    received: int | None  # on a standby: WAL received from the primary so far
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -33,11 +36,21 @@ async def probe(node: Node, timeout: float) -> ProbeResult:
         conn = await asyncpg.connect(
             asyncpg_dsn(node.settings.url), timeout=timeout, statement_cache_size=0
         )
+    # The socket is aborted at the deadline rather than the task cancelled: a cancelled
+    # asyncpg query leaves a cancel request waiting on a frozen server.
+    deadline = Deadline(conn, timeout)
     try:
-        async with asyncio.timeout(timeout):
-            in_recovery, lsn = await conn.fetchrow(_PROBE_SQL)
-        await conn.close(timeout=timeout)
+        in_recovery, lsn, received = await conn.fetchrow(_PROBE_SQL)
     except BaseException:
         conn.terminate()
+        if deadline.fired:
+            raise TimeoutError from None
         raise
-    return ProbeResult(bool(in_recovery), None if lsn is None else int(lsn))
+    finally:
+        deadline.cancel()
+    conn.terminate()  # a probe connection is never reused: no goodbye to wait for
+    return ProbeResult(bool(in_recovery), _int(lsn), _int(received))
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(str(value))

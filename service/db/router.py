@@ -87,25 +87,28 @@ class DatabaseRouter:
         numbers = node.pool_numbers()
         if numbers is None:
             return
-        try:
-            async with asyncio.timeout(node.settings.pool.connect_timeout):
-                connections = await asyncio.gather(
-                    *(node.engine.connect() for _ in range(numbers["size"]))
-                )
-            for conn in connections:
-                await conn.close()
-        except Exception as exc:  # any failure here only delays the first connects
-            log.warning("node %s: warm-up failed (%s)", node.name, type(exc).__name__)
+        # Each connect is bounded by the node's connect timeout; a failed one leaves the
+        # others to be returned to the pool below rather than leaked.
+        opened = await asyncio.gather(
+            *(node.engine.connect() for _ in range(numbers["size"])), return_exceptions=True
+        )
+        failures = [conn for conn in opened if isinstance(conn, BaseException)]
+        for conn in opened:
+            if not isinstance(conn, BaseException):
+                await conn.close()  # back into the pool, warm
+        if failures:
+            log.warning("node %s: warm-up failed (%s)", node.name, type(failures[0]).__name__)
 
     def report_failure(self, node_name: str, reason: str) -> None:
-        """A request saw a replica fail: ban it now rather than at the next probe.
+        """A request's connection to a replica broke: ban it now rather than at the next probe.
 
-        The primary is left to the monitor: banning it on one broken pooled connection would
-        refuse every write for a back-off period.
+        Other reads running on it are left alone (one broken connection is no proof the node
+        is dead; the monitor judges that). The primary is left to the monitor entirely:
+        banning it on one broken pooled connection would refuse every write for a while.
         """
         for replica in self.replicas:
             if replica.name == node_name:
-                self.monitor.mark_failed(replica, reason, NodeState.BANNED)
+                self.monitor.mark_failed(replica, reason, NodeState.BANNED, abandon_inflight=False)
 
     def _primary_or_unavailable(self) -> Node:
         health = self.primary.health

@@ -27,14 +27,13 @@ class InvalidHeaderError(ValueError):
 
 def resolve_intent(method: str, route_intent: Intent | None, consistency: str | None) -> Intent:
     """A route option or an unsafe method makes a write; a header can only strengthen a read."""
+    value = None if consistency is None else consistency.strip().lower()
+    if value is not None and value not in ("strong", "eventual"):
+        raise InvalidHeaderError("X-DB-Consistency", "must be 'strong' or 'eventual'")
     if route_intent is Intent.WRITE or method.upper() not in SAFE_METHODS:
         return Intent.WRITE
-    if consistency is not None:
-        value = consistency.strip().lower()
-        if value not in ("strong", "eventual"):
-            raise InvalidHeaderError("X-DB-Consistency", "must be 'strong' or 'eventual'")
-        if value == "strong":
-            return Intent.STRONG_READ
+    if value == "strong":
+        return Intent.STRONG_READ
     return route_intent or Intent.READ
 
 
@@ -94,5 +93,6 @@ def choose_read_replica(eligible: Sequence[R], turn: int, least_connections: boo
     if not eligible:
         return None
     if least_connections:
-        return min(eligible, key=lambda r: r.checked_out)
+        fewest = min(r.checked_out for r in eligible)
+        eligible = [r for r in eligible if r.checked_out == fewest]  # ties: round robin
     return eligible[turn % len(eligible)]

@@ -26,8 +26,8 @@ from service.db.routing import Intent
 
 log = logging.getLogger("switchyard.db")
 T = TypeVar("T")
-# A rollback that takes longer than this is abandoned with its connection.
-_ROLLBACK_DEADLINE = 2.0
+# A rollback or a close that takes longer than this is abandoned with its connection.
+_GOODBYE_DEADLINE = 2.0
 
 
 class DbSession:
@@ -80,22 +80,27 @@ class DbSession:
         rows = (await self.execute(query.statement, params)).all()
         return [cast("Mapping[str, Any]", row._mapping) for row in rows]
 
-    async def bounded(self, wait: Awaitable[T], seconds: float | None = None) -> T:
+    async def bounded(
+        self, wait: Awaitable[T], seconds: float | None = None, *, abandonable: bool = True
+    ) -> T:
         """Await `wait` on this session's connection, aborting the connection at the deadline.
 
         While it waits the deadline is registered on the node, so the health monitor can fire
         it early when it finds the node down.
         """
         deadline = Deadline(_driver(self.conn), seconds or self._deadline)
-        inflight = self.node.inflight
-        inflight.add(deadline)
+        if abandonable:
+            self.node.inflight.add(deadline)
         try:
             return await wait
         except DRIVER_ERRORS as exc:
             if deadline.connection_lost:
-                # Whatever the exception says, a connection that is gone failed as a node.
+                # Whatever the exception says, a connection that is gone failed as a node;
+                # a deadline of our own says only that this statement was slow.
                 await _discard(self.conn)
-                raise NodeUnavailableError(self.node.name, self._why(deadline)) from None
+                raise NodeUnavailableError(
+                    self.node.name, self._why(deadline), node_fault=not deadline.fired
+                ) from None
             problem = translate(exc, self.node.name)
             if isinstance(problem, NodeUnavailableError):
                 await _discard(self.conn)
@@ -104,7 +109,8 @@ class DbSession:
             raise
         finally:
             deadline.cancel()
-            inflight.discard(deadline)
+            if abandonable:
+                self.node.inflight.discard(deadline)
 
     def _why(self, deadline: Deadline) -> str:
         if not deadline.fired:
@@ -135,7 +141,7 @@ async def checkout(node: Node) -> AsyncConnection:
     try:
         return await node.engine.connect()
     except PoolTimeoutError:
-        raise NodeUnavailableError(node.name, "its pool is exhausted") from None
+        raise NodeUnavailableError(node.name, "its pool is exhausted", node_fault=False) from None
     except (DBAPIError, InterfaceError, OSError) as exc:
         raise translate(exc, node.name) or NodeUnavailableError(
             node.name, "connection failed"
@@ -165,9 +171,12 @@ class SessionScope:
 
     async def __aenter__(self) -> DbSession:
         node, intent = self._node, self._intent
+        _refuse_if_failed(node)
         await node.gate.enter()
+        node.sessions += 1
         conn: AsyncConnection | None = None
         try:
+            _refuse_if_failed(node)  # found dead while this request queued for it
             conn = await checkout(node)
             session = DbSession(conn, node, intent, self._deadline)
             if self._transactional:
@@ -187,21 +196,40 @@ class SessionScope:
         assert session is not None
         try:
             if self._transactional and not session.conn.invalidated:
-                if exc_type is not None:
+                if session.intent is not Intent.WRITE or exc_type is not None:
+                    # A read-only transaction has nothing to commit: its answer is already
+                    # computed, so a failure to end it only loses the connection.
                     await rollback_quietly(session)
                 else:
                     await _commit(session)
-                    if session.intent is Intent.WRITE:
-                        session.commit_lsn = await _insert_lsn_after_commit(session)
+                    session.commit_lsn = await _insert_lsn_after_commit(session)
         finally:
             await self._release(session.conn)
 
     async def _release(self, conn: AsyncConnection | None) -> None:
+        """Return the connection to its pool (or close it), never waiting on a gone server."""
         try:
             if conn is not None and not conn.invalidated:
-                await conn.close()
+                driver = _driver(conn)
+                if driver.is_closed():  # aborted by a deadline that fired after the answer
+                    await conn.invalidate()
+                else:
+                    # Under NullPool, close() waits for the server to hang up.
+                    deadline = Deadline(driver, _GOODBYE_DEADLINE)
+                    try:
+                        await conn.close()
+                    finally:
+                        deadline.cancel()
         finally:
+            self._node.sessions -= 1
             self._node.gate.leave()
+
+
+def _refuse_if_failed(node: Node) -> None:
+    if node.health.failed:
+        raise NodeUnavailableError(
+            node.name, node.health.last_error or "marked down", node_fault=False
+        )
 
 
 async def rollback_quietly(session: DbSession) -> None:
@@ -209,7 +237,7 @@ async def rollback_quietly(session: DbSession) -> None:
     if session.conn.invalidated:
         return
     try:
-        await session.bounded(session.conn.rollback(), _ROLLBACK_DEADLINE)
+        await session.bounded(session.conn.rollback(), _GOODBYE_DEADLINE)
     except (DBAPIError, DatabaseProblem, OSError):
         await _discard(session.conn)
 
@@ -218,7 +246,8 @@ async def _commit(session: DbSession) -> None:
     """COMMIT within the deadline; a failure there is a problem response, never a 500."""
     node = session.node.name
     try:
-        await session.bounded(session.conn.commit())
+        # Not abandonable on a false alarm: a COMMIT cut off leaves its outcome unknown.
+        await session.bounded(session.conn.commit(), abandonable=False)
     except NodeUnavailableError as exc:
         raise CommitFailedError(
             node, "the connection was lost; the write may or may not have been applied"

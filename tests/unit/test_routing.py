@@ -93,3 +93,18 @@ def test_round_robin_spreads_and_least_connections_picks_idle() -> None:
 def test_excluded_and_down_replicas_are_not_eligible() -> None:
     replicas = [Candidate("a", True, 5, 0), Candidate("b", False, 5, 0), Candidate("c", True, 5, 0)]
     assert [r.name for r in eligible_replicas(replicas, None, frozenset({"a"}))] == ["c"]
+
+
+def test_least_connections_breaks_ties_round_robin() -> None:
+    idle = [
+        Candidate("a", True, None, 0),
+        Candidate("b", True, None, 0),
+        Candidate("c", True, None, 2),
+    ]
+    chosen = {choose_read_replica(idle, turn, True).name for turn in range(4)}  # type: ignore[union-attr]
+    assert chosen == {"a", "b"}
+
+
+def test_a_bad_consistency_header_is_rejected_on_writes_too() -> None:
+    with pytest.raises(InvalidHeaderError):
+        resolve_intent("POST", None, "sometimes")

@@ -142,3 +142,22 @@ def test_settings_repr_hides_passwords() -> None:
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="SWITCHYARD_CONFIG"):
         load_settings({"SWITCHYARD_CONFIG": str(tmp_path / "absent.toml")})
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SWITCHYARD_DATABASE__REPLICAS__0__URL": "postgresql://admin:hunter2@h/db"},
+        {"SWITCHYARD_SERVER__PORT__X": "1"},
+    ],
+)
+def test_an_override_below_a_value_is_one_clear_error(environ: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_an_unparseable_url_shows_no_part_of_its_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"DATABASE_REPLICA_URLS": "postgresql://u:sec,ret@h1/db"})
+    assert "sec" not in str(caught.value).replace("second", "")
