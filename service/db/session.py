@@ -213,6 +213,8 @@ class SessionScope:
                 driver = _driver(conn)
                 if driver.is_closed():  # aborted by a deadline that fired after the answer
                     await conn.invalidate()
+                elif self._node.gate.pooled:
+                    await conn.close()  # back into the pool: no I/O
                 else:
                     # Under NullPool, close() waits for the server to hang up.
                     deadline = Deadline(driver, _GOODBYE_DEADLINE)
