@@ -38,6 +38,7 @@ from service.cluster.local import PGBOUNCER, PRIMARY, RELOAD_SETTLE_S
 from service.cluster.proc import free_ports
 from service.cluster.procfs import wait_until
 from service.cluster.protocol import NodeInfo
+from service.cluster.service_urls import ServiceUrls
 
 POSTGRES_IMAGE = "postgres:15"
 # The image runs as `postgres` and starts `pgbouncer /etc/pgbouncer/pgbouncer.ini`; its
@@ -181,7 +182,7 @@ def _docker_errors(action: str) -> Iterator[None]:
         raise ClusterError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
 
 
-class ContainerCluster:
+class ContainerCluster(ServiceUrls):
     """The `Topology` protocol over Docker containers. Unexercised here: see the module doc."""
 
     def __init__(
@@ -224,21 +225,6 @@ class ContainerCluster:
             state = self._docker_state(name)
             result[name] = {"running": "running", "paused": "frozen"}.get(state, "stopped")
         return result
-
-    def direct_url(self, name: str) -> str:
-        return config.node_url(self._node(name).port, config.APP_DB)
-
-    def pgbouncer_url(self, name: str) -> str:
-        return config.node_url(self.pgbouncer_port, self._node(name).name)
-
-    def env(self, mode: str = "direct") -> dict[str, str]:
-        """DATABASE_URL, DATABASE_REPLICA_URLS, DATABASE_MIGRATION_URL, DATABASE_MODE."""
-        ports = {n.name: n.port for n in self._nodes}
-        replicas = [n.name for n in self._nodes if n.role == "replica"]
-        try:
-            return config.service_env(replicas, ports[PRIMARY], ports, self.pgbouncer_port, mode)
-        except ValueError as exc:
-            raise ClusterError(str(exc)) from None
 
     # ---- whole-cluster lifecycle ------------------------------------------------------------
     def up(self) -> None:

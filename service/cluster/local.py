@@ -26,6 +26,7 @@ from service.cluster.proc import (
 )
 from service.cluster.procfs import proc_state, signal_tree, wait_until
 from service.cluster.protocol import NodeInfo
+from service.cluster.service_urls import ServiceUrls
 from service.cluster.state import ClusterState, NodeState, load_state, plan_nodes, save_state
 
 PRIMARY = "primary"
@@ -35,7 +36,7 @@ REQUIRED_BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "psql", "pgbouncer")
 RELOAD_SETTLE_S = 0.05
 
 
-class LocalCluster:
+class LocalCluster(ServiceUrls):
     def __init__(self, base_dir: Path, replicas: int = 2) -> None:
         if replicas < 0:
             raise ClusterError("replicas must be 0 or more")
@@ -66,21 +67,6 @@ class LocalCluster:
         if self.exists():
             result[PGBOUNCER] = _word(pgbouncer.daemon_pid(self._pgb_pidfile))
         return result
-
-    def direct_url(self, name: str) -> str:
-        return config.node_url(self._node(name).port, config.APP_DB)
-
-    def pgbouncer_url(self, name: str) -> str:
-        return config.node_url(self.pgbouncer_port, self._node(name).name)
-
-    def env(self, mode: str = "direct") -> dict[str, str]:
-        """DATABASE_URL, DATABASE_REPLICA_URLS, DATABASE_MIGRATION_URL, DATABASE_MODE."""
-        ports = {n.name: n.port for n in self.nodes}
-        replicas = [n.name for n in self.nodes if n.role == "replica"]
-        try:
-            return config.service_env(replicas, ports[PRIMARY], ports, self.pgbouncer_port, mode)
-        except ValueError as exc:
-            raise ClusterError(str(exc)) from None
 
     # ---- whole-cluster lifecycle -------------------------------------------------------
     def up(self) -> None:

@@ -1,0 +1,40 @@
+"""How the service reaches a topology: the URLs and DATABASE_* variables, the same for every
+implementation of the Topology protocol."""
+
+from __future__ import annotations
+
+from service.cluster import config
+from service.cluster.errors import ClusterError
+from service.cluster.protocol import NodeInfo
+
+
+class ServiceUrls:
+    """Mixin for a topology that has `nodes` (primary first) and `pgbouncer_port`."""
+
+    @property
+    def nodes(self) -> list[NodeInfo]:
+        raise NotImplementedError
+
+    @property
+    def pgbouncer_port(self) -> int:
+        raise NotImplementedError
+
+    def _node(self, name: str) -> NodeInfo:
+        raise NotImplementedError
+
+    def direct_url(self, name: str) -> str:
+        return config.node_url(self._node(name).port, config.APP_DB)
+
+    def pgbouncer_url(self, name: str) -> str:
+        return config.node_url(self.pgbouncer_port, self._node(name).name)
+
+    def env(self, mode: str = "direct") -> dict[str, str]:
+        """DATABASE_URL, DATABASE_REPLICA_URLS, DATABASE_MIGRATION_URL, DATABASE_MODE."""
+        ports = {n.name: n.port for n in self.nodes}
+        replicas = [n.name for n in self.nodes if n.role == "replica"]
+        try:
+            return config.service_env(
+                replicas, ports[self.nodes[0].name], ports, self.pgbouncer_port, mode
+            )
+        except ValueError as exc:
+            raise ClusterError(str(exc)) from None
