@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get
+from litestar import Controller, get, post
 from litestar.params import FromPath
 from sqlalchemy import text
 
@@ -36,3 +36,10 @@ class ProbeController(Controller):
         await db.execute(
             text("INSERT INTO customers (email, name) VALUES (:email, 'sneaky')"), {"email": email}
         )
+
+    @post("/deferred/{key:int}")
+    async def violate_at_commit(self, key: FromPath[int], db: Db) -> None:
+        """Two rows with one key under a DEFERRED unique constraint: only COMMIT can refuse."""
+        insert = text("INSERT INTO probe_deferred (k) VALUES (:k)")
+        await db.execute(insert, {"k": key})
+        await db.execute(insert, {"k": key})
