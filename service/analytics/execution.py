@@ -1,7 +1,7 @@
 """Run a report under a statement_timeout the server enforces, in either shape of read session.
 
-A routed read session is a READ ONLY transaction (PgBouncer mode, the primary) or, on a directly
-connected replica, an AUTOCOMMIT connection the server holds read-only. `SET LOCAL` needs a
+A routed read session is a READ ONLY transaction (on the primary) or, on a replica, an
+AUTOCOMMIT connection to a hot standby, which refuses writes by itself. `SET LOCAL` needs a
 transaction: outside one it does nothing, and a plain `SET` would outlive the request (behind
 PgBouncer's transaction pooling, on another client's connection). So on an AUTOCOMMIT connection
 the report opens a READ ONLY transaction of its own and puts AUTOCOMMIT back afterwards.

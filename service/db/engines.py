@@ -7,7 +7,13 @@ direct:    a QueuePool of its own. A replica's connections are held read-only by
 pgbouncer: NullPool by default (PgBouncer pools), or a small QueuePool when
            `pgbouncer_pool = "queue"`. Both statement caches are off so asyncpg sends unnamed
            statements that are safe on any server connection PgBouncer picks; no startup
-           parameters (PgBouncer 1.18 refuses them), so read-only is per transaction.
+           parameters (PgBouncer 1.18 refuses them). A replica is a hot standby, which
+           refuses writes by itself, so its reads run in AUTOCOMMIT too (one round trip
+           instead of BEGIN READ ONLY + query + COMMIT); the primary's reads are READ ONLY
+           transactions.
+
+A standby that gets promoted stops refusing writes: the monitor takes a replica that left
+recovery out of rotation at its next probe (within one interval).
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 from service.settings import DatabaseSettings, NodeSettings
 
 
-def server_holds_read_only(node: NodeSettings, role: str) -> bool:
-    """Whether the node's connections are read-only by startup parameter (direct replicas)."""
-    return node.mode == "direct" and role == "replica"
+def server_holds_read_only(role: str) -> bool:
+    """Whether the server itself refuses writes on the node's connections, so that a read
+    needs no READ ONLY transaction: a replica (a hot standby; in direct mode its connections
+    also carry `default_transaction_read_only`)."""
+    return role == "replica"
 
 
 def uses_null_pool(node: NodeSettings, database: DatabaseSettings) -> bool:
@@ -32,6 +40,8 @@ def uses_null_pool(node: NodeSettings, database: DatabaseSettings) -> bool:
 def create_node_engine(node: NodeSettings, role: str, database: DatabaseSettings) -> AsyncEngine:
     connect_args: dict[str, Any] = {"timeout": node.pool.connect_timeout}
     engine_args: dict[str, Any] = {}
+    if server_holds_read_only(role):
+        engine_args["isolation_level"] = "AUTOCOMMIT"
     if node.mode == "pgbouncer":
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_cache_size"] = 0
@@ -42,9 +52,8 @@ def create_node_engine(node: NodeSettings, role: str, database: DatabaseSettings
             else database.write_statement_timeout
         )
         server_settings = {"statement_timeout": str(int(statement_timeout * 1000))}
-        if server_holds_read_only(node, role):
+        if server_holds_read_only(role):
             server_settings["default_transaction_read_only"] = "on"
-            engine_args["isolation_level"] = "AUTOCOMMIT"
         connect_args["server_settings"] = server_settings
 
     if uses_null_pool(node, database):

@@ -22,8 +22,8 @@ class Node:
     role: Role
     settings: NodeSettings
     engine: AsyncEngine
-    # True when the server holds every connection read-only (startup parameter), so a read
-    # needs no READ ONLY transaction of its own.
+    # True when the server itself refuses writes on every connection (a hot standby), so a
+    # read needs no READ ONLY transaction of its own and runs in autocommit.
     server_read_only: bool
     health: NodeHealth = field(default_factory=NodeHealth)
     warnings: list[str] = field(default_factory=list)

@@ -1,6 +1,6 @@
 """Reads compiled once, so a replica read can skip SQLAlchemy's per-execute work.
 
-On a connection the server holds read-only and in autocommit (a direct replica), a compiled
+On a connection the server holds read-only and in autocommit (a replica), a compiled
 SELECT runs straight on the asyncpg connection: read-only is still enforced by the server,
 and the request saves SQLAlchemy's execute and result layers (measured: about a third of
 the service's CPU per point read). Elsewhere the same query runs through SQLAlchemy, inside

@@ -55,7 +55,7 @@ class DatabaseRouter:
             role=role,
             settings=node,
             engine=create_node_engine(node, role, self.settings),
-            server_read_only=server_holds_read_only(node, role),
+            server_read_only=server_holds_read_only(role),
         )
         if uses_null_pool(node, self.settings):
             defaults = PoolSettings()
