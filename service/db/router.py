@@ -160,12 +160,14 @@ class DatabaseRouter:
     async def _replayed_session(
         self, node: Node, intent: Intent, min_lsn: int
     ) -> AsyncIterator[DbSession]:
-        """A session on `node` if it has replayed `min_lsn` (waiting a few ms), else fallback."""
+        """A session on `node` if it has replayed `min_lsn` (waiting a few ms), else on the
+        primary, whatever `fallback` says: the client asked to see its own write."""
         async with self._open(node, intent) as db:
             if await self._has_replayed(db, min_lsn):
                 yield db
                 return
-        async with self._open(self._fallback(), intent) as db:
+        metrics.FALLBACKS.inc()
+        async with self._open(self._primary_or_unavailable(), intent) as db:
             yield db
 
     def _open(self, node: Node, intent: Intent) -> SessionScope:
