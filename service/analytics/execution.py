@@ -27,7 +27,7 @@ from service.analytics.registry import ROW_LIMIT_BIND, Report
 from service.db import DbSession
 from service.db.errors import QUERY_CANCELED, DatabaseProblem, sqlstate
 from service.db.routing import Intent
-from service.db.session import rollback_quietly
+from service.db.scope import rollback_quietly
 
 CLIENT_GRACE_SECONDS = 1.0
 

@@ -18,7 +18,8 @@ from service.db.health_state import NodeState
 from service.db.monitor import HealthMonitor
 from service.db.nodes import Node, Role
 from service.db.routing import Intent, choose_read_replica, eligible_replicas, format_lsn
-from service.db.session import DbSession, SessionScope
+from service.db.scope import SessionScope
+from service.db.session import DbSession
 from service.settings import DatabaseSettings, HealthSettings, NodeSettings, PoolSettings
 
 log = logging.getLogger("switchyard.db")
