@@ -15,6 +15,7 @@ from tests.integration.failover.load import ReadLoad
 from tests.integration.helpers import Client, unique_email, wait_until_replicated
 
 PROBE_INTERVAL = 1.0
+FROZEN_FOR = 5.0
 
 
 async def seeded(client: Client, name: str = "Seed") -> str:
@@ -135,19 +136,21 @@ async def test_frozen_replica_stalls_reads_for_about_one_probe_and_fails_none(
     await asyncio.sleep(1.0)
     frozen_at = loop.time()
     await asyncio.to_thread(lab.freeze, "replica-1")
-    await asyncio.sleep(4.0)
+    await asyncio.sleep(FROZEN_FOR)
     await asyncio.to_thread(lab.thaw, "replica-1")
     await asyncio.sleep(1.0)
     served = await load.stop()
 
     assert load.failures() == [], load.failures()[:5]
-    during = [s for s in served if frozen_at + 3.0 < s.at < frozen_at + 4.0]
+    during = [s for s in served if frozen_at + 3.5 < s.at < frozen_at + FROZEN_FOR]
     assert during, "no reads completed while replica-1 was frozen"
     assert {s.node for s in during} == {"replica-2"}
     # The longest stall: the widest gap between two completed reads after the freeze.
     times = sorted(s.at for s in served if s.at > frozen_at)
     stall = max(b - a for a, b in itertools.pairwise(times))
-    assert stall < 2 * PROBE_INTERVAL + 0.5, f"reads stalled {stall:.2f} s"
+    # Detection takes up to one interval plus one probe timeout (2 s); a margin for a loaded
+    # machine, and still well short of the freeze: nothing waited for the thaw.
+    assert stall < 2 * PROBE_INTERVAL + 1.0 < FROZEN_FOR, f"reads stalled {stall:.2f} s"
     print(f"\nfrozen replica: longest gap between completed reads {stall:.3f} s")
 
 
