@@ -36,19 +36,28 @@ from common import (
     RESULTS_DIR,
     WrkResult,
     asyncpg_dsn,
-    cpu_seconds,
     local_cluster,
     log,
     median,
     migrate,
     reproduce_command,
     require_wrk,
-    run_wrk,
     stop_server,
     write_lines,
     wrk_command,
 )
-from read_path import REPLICA, Target, check_nodes, emails, git_revision, ratio, seed, start_service
+from read_path import (
+    REPLICA,
+    Target,
+    alternate,
+    check_nodes,
+    emails,
+    git_revision,
+    ratio,
+    seed,
+    start_service,
+    timed_wrk,
+)
 
 from service.cluster import LocalCluster
 
@@ -149,30 +158,20 @@ def warn_errors(target: Target, result: WrkResult, phase: str) -> None:
 
 
 def measure(target: Target, options: Options, emails_file: Path, addresses: list[str]) -> None:
-    timeout = options.warmup_s + options.duration_s + 60.0
-    warmup = run_wrk(wrk_for(target, options, emails_file, options.warmup_s), timeout)
+    warmup, result = timed_wrk(
+        target,
+        lambda seconds: wrk_for(target, options, emails_file, seconds),
+        options.warmup_s,
+        options.duration_s,
+    )
     warn_errors(target, warmup, "warm-up")
-    target.warmup_requests += warmup.requests
-    cpu_before = cpu_seconds(target.server.pid)
-    result = run_wrk(wrk_for(target, options, emails_file, options.duration_s), timeout)
-    cpu_us = (cpu_seconds(target.server.pid) - cpu_before) * 1e6 / max(result.requests, 1)
-    target.cpu_us_per_request.append(cpu_us)
-    target.runs.append(result)
     warn_errors(target, result, "run")
     check_nodes(target, addresses)  # point reads still come from the replica
     log(
         f"{target.name:<10} {result.requests_per_s:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-        f"p99 {result.p99_ms:7.2f} ms  {cpu_us:5.0f} CPU µs/req  non-2xx {result.non_2xx}"
+        f"p99 {result.p99_ms:7.2f} ms  {target.cpu_us_per_request[-1]:5.0f} CPU µs/req  "
+        f"non-2xx {result.non_2xx}"
     )
-
-
-def run_rounds(
-    targets: list[Target], options: Options, emails_file: Path, addresses: list[str]
-) -> None:
-    for number in range(1, options.rounds + 1):
-        log(f"round {number}/{options.rounds}")
-        for target in targets:  # alternate, so drift on the shared machine hits all alike
-            measure(target, options, emails_file, addresses)
 
 
 async def renamed_customers(primary_dsn: str) -> int:
@@ -284,7 +283,9 @@ def bench(options: Options, command: str) -> bool:
             asyncio.run(seed(primary_dsn, asyncpg_dsn(cluster.direct_url(REPLICA)), addresses))
             log(f"seeded {len(addresses)} customers; the replica has them")
             with running_targets(cluster, work) as targets:
-                run_rounds(targets, options, emails_file, addresses)
+                alternate(
+                    targets, options.rounds, lambda t: measure(t, options, emails_file, addresses)
+                )
             renamed = asyncio.run(renamed_customers(primary_dsn))
             log(f"{renamed} of {len(addresses)} customers renamed by the mix's PUTs")
             summary = report(targets, options, command)

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -250,31 +250,44 @@ def check_nodes(target: Target, addresses: list[str]) -> None:
             )
 
 
-def measure(target: Target, options: Options, paths_file: Path, addresses: list[str]) -> None:
-    timeout = options.warmup_s + options.duration_s + 60.0
-    warmup = run_wrk(wrk_for(target, options, paths_file, options.warmup_s), timeout)
-    check_run(target, warmup)
+def timed_wrk(
+    target: Target, command: Callable[[int], list[str]], warmup_s: int, duration_s: int
+) -> tuple[WrkResult, WrkResult]:
+    """A warm-up run, then the measured run, recording its result and the server's CPU time
+    per request on the target; returns both runs for the caller's checks."""
+    timeout = warmup_s + duration_s + 60.0
+    warmup = run_wrk(command(warmup_s), timeout)
     target.warmup_requests += warmup.requests
     cpu_before = cpu_seconds(target.server.pid)
-    result = run_wrk(wrk_for(target, options, paths_file, options.duration_s), timeout)
+    result = run_wrk(command(duration_s), timeout)
     cpu_us = (cpu_seconds(target.server.pid) - cpu_before) * 1e6 / max(result.requests, 1)
     target.cpu_us_per_request.append(cpu_us)
+    target.runs.append(result)
+    return warmup, result
+
+
+def alternate(targets: list[Target], rounds: int, measure_one: Callable[[Target], None]) -> None:
+    for number in range(1, rounds + 1):
+        log(f"round {number}/{rounds}")
+        for target in targets:  # alternate, so drift on the shared machine hits all alike
+            measure_one(target)
+
+
+def measure(target: Target, options: Options, paths_file: Path, addresses: list[str]) -> None:
+    warmup, result = timed_wrk(
+        target,
+        lambda seconds: wrk_for(target, options, paths_file, seconds),
+        options.warmup_s,
+        options.duration_s,
+    )
+    check_run(target, warmup)
     check_run(target, result)
     check_nodes(target, addresses)
-    target.runs.append(result)
     log(
         f"{target.name:<17} {result.requests_per_s:9.0f} req/s  "
-        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  {cpu_us:5.0f} CPU µs/req"
+        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+        f"{target.cpu_us_per_request[-1]:5.0f} CPU µs/req"
     )
-
-
-def run_rounds(
-    targets: list[Target], options: Options, paths_file: Path, addresses: list[str]
-) -> None:
-    for number in range(1, options.rounds + 1):
-        log(f"round {number}/{options.rounds}")
-        for target in targets:  # alternate, so drift on the shared machine hits all alike
-            measure(target, options, paths_file, addresses)
 
 
 # ---- profiling ----------------------------------------------------------------------------------
@@ -423,7 +436,9 @@ def bench(options: Options, command: str) -> None:
             log(f"seeded {len(addresses)} customers; the replica has them")
             with running_targets(cluster, options, work) as targets:
                 before = asyncio.run(transactions(primary_dsn))
-                run_rounds(targets, options, paths_file, addresses)
+                alternate(
+                    targets, options.rounds, lambda t: measure(t, options, paths_file, addresses)
+                )
                 on_primary = asyncio.run(transactions(primary_dsn)) - before
                 check_primary_idle(targets, on_primary)
                 summary = report(targets, options, command)

@@ -53,6 +53,24 @@ def pg_hba() -> str:
     )
 
 
+# How every lab PgBouncer pools and fails, wherever it runs (local binaries or containers).
+PGBOUNCER_POOLING = (
+    "pool_mode = transaction",
+    # The default 100 is below what the load tests open at once.
+    "max_client_conn = 2000",
+    "default_pool_size = 20",
+    # PgBouncer's defaults (15 s connect, 120 s query wait) hide a dead server behind long
+    # waits; the failure lab wants failures to surface within seconds.
+    "server_connect_timeout = 2",
+    "server_login_retry = 1",
+    "query_wait_timeout = 5",
+    "server_check_delay = 1",
+    # asyncpg sends extra_float_digits at startup; anything else unsupported must stay an
+    # error so the app notices it is sending options PgBouncer cannot pass on.
+    "ignore_startup_parameters = extra_float_digits",
+)
+
+
 def pgbouncer_ini(
     listen_port: int,
     node_ports: dict[str, int],
@@ -72,19 +90,7 @@ def pgbouncer_ini(
         "auth_type = trust",
         f"auth_file = {auth_file}",
         f"admin_users = {ADMIN_USER}",
-        "pool_mode = transaction",
-        # The default 100 is below what the load tests open at once.
-        "max_client_conn = 2000",
-        "default_pool_size = 20",
-        # PgBouncer's defaults (15 s connect, 120 s query wait) hide a dead server behind
-        # long waits; the failure lab wants failures to surface within seconds.
-        "server_connect_timeout = 2",
-        "server_login_retry = 1",
-        "query_wait_timeout = 5",
-        "server_check_delay = 1",
-        # asyncpg sends extra_float_digits at startup; anything else unsupported must stay
-        # an error so the app notices it is sending options PgBouncer cannot pass on.
-        "ignore_startup_parameters = extra_float_digits",
+        *PGBOUNCER_POOLING,
         f"logfile = {logfile}",
         f"pidfile = {pidfile}",
     ]

@@ -134,14 +134,7 @@ def pgbouncer_ini(node_names: list[str]) -> str:
         "auth_type = trust",
         f"auth_file = {PGBOUNCER_DIR}/userlist.txt",
         f"admin_users = {config.ADMIN_USER}",
-        "pool_mode = transaction",
-        "max_client_conn = 2000",
-        "default_pool_size = 20",
-        "server_connect_timeout = 2",
-        "server_login_retry = 1",
-        "query_wait_timeout = 5",
-        "server_check_delay = 1",
-        "ignore_startup_parameters = extra_float_digits",
+        *config.PGBOUNCER_POOLING,
         # A restarted container may come back on another address, and a stopped one has no
         # name at all: PgBouncer must not keep either answer for its default 15 s.
         "dns_max_ttl = 1",
@@ -354,12 +347,6 @@ class ContainerCluster(ServiceUrls):
                 return node
         known = ", ".join(self._names())
         raise ClusterError(f"unknown node {name!r}; known: {known}")
-
-    def _replica(self, name: str) -> NodeInfo:
-        node = self._node(name)
-        if node.role != "replica":
-            raise ClusterError(f"{name} is not a replica")
-        return node
 
     def _host_port(self, name: str) -> int:
         return self.pgbouncer_port if name == PGBOUNCER else self._node(name).port

@@ -179,12 +179,6 @@ class LocalCluster(ServiceUrls):
             raise ClusterError(f"no cluster in {self.base_dir}; run `switchyard cluster up`")
         raise ClusterError(f"unknown node {name!r}; known: {known}")
 
-    def _replica(self, name: str) -> NodeInfo:
-        node = self._node(name)
-        if node.role != "replica":
-            raise ClusterError(f"{name} is not a replica")
-        return node
-
     def _running_pid(self, name: str) -> int:
         if name == PGBOUNCER:
             pid = pgbouncer.daemon_pid(self._pgb_pidfile)

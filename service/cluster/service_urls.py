@@ -1,5 +1,5 @@
-"""How the service reaches a topology: the URLs and DATABASE_* variables, the same for every
-implementation of the Topology protocol."""
+"""What every implementation of the Topology protocol shares: finding a node by name, and
+how the service reaches it (URLs and DATABASE_* variables)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from service.cluster.protocol import NodeInfo
 
 
 class ServiceUrls:
-    """Mixin for a topology that has `nodes` (primary first) and `pgbouncer_port`."""
+    """Mixin for a topology that has `nodes` (primary first), `pgbouncer_port` and `_node`."""
 
     @property
     def nodes(self) -> list[NodeInfo]:
@@ -21,6 +21,12 @@ class ServiceUrls:
 
     def _node(self, name: str) -> NodeInfo:
         raise NotImplementedError
+
+    def _replica(self, name: str) -> NodeInfo:
+        node = self._node(name)
+        if node.role != "replica":
+            raise ClusterError(f"{name} is not a replica")
+        return node
 
     def direct_url(self, name: str) -> str:
         return config.node_url(self._node(name).port, config.APP_DB)

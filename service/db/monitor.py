@@ -28,7 +28,6 @@ class HealthMonitor:
         self.settings = settings
         self._primary_positions: deque[tuple[float, int]] = deque(maxlen=_HISTORY)
         self._task: asyncio.Task[None] | None = None
-        self.rounds = 0
 
     @property
     def nodes(self) -> list[Node]:
@@ -75,7 +74,6 @@ class HealthMonitor:
             metrics.set_node_gauges(
                 node.name, health.state, health.lag_bytes, health.lag_seconds, node.pool_numbers()
             )
-        self.rounds += 1
         # Pooled connections from before an outage point at a dead or restarted server. They
         # are dropped, not closed: a goodbye to a server that is gone could wait forever.
         await asyncio.gather(*(node.engine.dispose(close=False) for node in returned))

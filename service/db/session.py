@@ -60,19 +60,6 @@ class DbSession:
         row = (await self.execute(query.statement, params)).first()
         return None if row is None else cast("Mapping[str, Any]", row._mapping)
 
-    async def fetch_all(
-        self, query: ReadQuery, params: Mapping[str, Any]
-    ) -> list[Mapping[str, Any]]:
-        """Every row of a compiled read, as mappings."""
-        if self.node.server_read_only:
-            driver = cast(Any, driver_of(self.conn))
-            args = [params[name] for name in query.names]
-            return cast(
-                "list[Mapping[str, Any]]", await self.bounded(driver.fetch(query.sql, *args))
-            )
-        rows = (await self.execute(query.statement, params)).all()
-        return [cast("Mapping[str, Any]", row._mapping) for row in rows]
-
     async def bounded(
         self, wait: Awaitable[T], seconds: float | None = None, *, abandonable: bool = True
     ) -> T:

@@ -275,16 +275,7 @@ def test_pgbouncer_tuning_matches_the_local_lab() -> None:
     )
     local = dict(_pgbouncer(local_text)["pgbouncer"])
     ours = dict(_pgbouncer(PGBOUNCER_INI.read_text())["pgbouncer"])
-    keys = (
-        "pool_mode",
-        "max_client_conn",
-        "default_pool_size",
-        "server_connect_timeout",
-        "server_login_retry",
-        "query_wait_timeout",
-        "server_check_delay",
-        "ignore_startup_parameters",
-    )
+    keys = [line.split(" = ")[0] for line in config.PGBOUNCER_POOLING]
     assert {k: ours.get(k) for k in keys} == {k: local[k] for k in keys}
     assert ours["pool_mode"] == "transaction"
     assert int(ours["max_client_conn"]) >= 2000

@@ -146,17 +146,7 @@ def _pgbouncer_section(text: str) -> dict[str, str]:
 
 
 # Settings that are about behaviour (pooling, failure timing), not about where files live.
-PGBOUNCER_TUNING = (
-    "pool_mode",
-    "max_client_conn",
-    "default_pool_size",
-    "server_connect_timeout",
-    "server_login_retry",
-    "query_wait_timeout",
-    "server_check_delay",
-    "ignore_startup_parameters",
-    "auth_type",
-)
+PGBOUNCER_TUNING = [line.split(" = ")[0] for line in config.PGBOUNCER_POOLING] + ["auth_type"]
 
 
 def _local_pgbouncer_section() -> dict[str, str]:
