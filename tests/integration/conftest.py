@@ -1,16 +1,18 @@
 """The real topology, migrated once, and the service built on it for this run's mode.
 
 `SWITCHYARD_TEST_MODE=direct|pgbouncer` picks how the service reaches the nodes; `make test`
-runs this whole suite once per mode.
+runs this whole suite once per mode. A test marked `mode_independent` proves something the
+mode cannot change, so it runs in the direct-mode run only.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -18,16 +20,26 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.cluster import Topology
 from service.settings import Settings, load_settings
-from tests.fixtures.topology import cluster  # noqa: F401  (the session-wide topology)
+from tests.fixtures.topology import cluster, migrate_or_fail  # noqa: F401  (session topology)
 from tests.integration.probes import ProbeController
 
 MODE = os.environ.get("SWITCHYARD_TEST_MODE", "direct")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         if "tests/integration/" in str(item.path):
             item.add_marker(pytest.mark.integration)
+            if MODE != "direct" and item.get_closest_marker("mode_independent"):
+                dropped.append(item)
+                continue
+        kept.append(item)
+    if dropped:
+        # Deselected, not skipped: the direct-mode run is where they ran.
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -38,15 +50,7 @@ def db_env(cluster: Topology) -> dict[str, str]:  # noqa: F811
 @pytest.fixture(scope="session")
 def migrated(db_env: dict[str, str]) -> None:
     """The schema comes from the migrations, applied the way operators apply them."""
-    result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "migrate"],
-        env={**os.environ, **db_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"switchyard migrate failed:\n{result.stderr}"
+    migrate_or_fail(db_env)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +64,32 @@ def build_app(settings: Settings) -> Litestar:
     return app
 
 
+@asynccontextmanager
+async def serving(
+    settings: Settings,
+    *,
+    database: dict[str, Any] | None = None,
+    health: dict[str, Any] | None = None,
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A service of its own on `settings` with some database / health settings changed."""
+    changed = msgspec.structs.replace(
+        settings,
+        database=msgspec.structs.replace(settings.database, **(database or {})),
+        health=msgspec.structs.replace(settings.health, **(health or {})),
+    )
+    async with AsyncTestClient(app=build_app(changed)) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=build_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def own_client(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A service of its own for a test that changes the app's view of the nodes (bans,
+    back-off): the session-wide `client` never inherits it."""
     async with AsyncTestClient(app=build_app(settings)) as test_client:
         yield test_client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from typing import Any
 
@@ -28,6 +29,33 @@ async def wait_until_replicated(client: Client, email: str) -> None:
                 await asyncio.sleep(0.02)
     except TimeoutError:
         raise AssertionError(f"{email} never reached a replica within 5 s") from None
+
+
+async def seeded_customer(client: Client, name: str = "Seed") -> str:
+    """A customer every replica has (lower-case email): reads of it may go anywhere."""
+    email = unique_email("lab").lower()
+    created = await client.put(f"/customers/{email}", json={"name": name})
+    assert created.status_code == 201, created.text
+    await wait_until_replicated(client, email)
+    await asyncio.sleep(0.1)  # the other replica too
+    return email
+
+
+async def table_counts(cluster: Topology) -> dict[str, int]:
+    """Rows per table on the primary, by name (no tuple order to get wrong)."""
+    rows = await primary_fetch(
+        cluster,
+        "SELECT (SELECT count(*) FROM customers) AS customers, "
+        "(SELECT count(*) FROM orders) AS orders",
+    )
+    return {"customers": int(rows[0]["customers"]), "orders": int(rows[0]["orders"])}
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def wait_for_replicas(cluster: Topology) -> None:

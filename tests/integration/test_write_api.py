@@ -13,14 +13,7 @@ from typing import Any
 import pytest
 
 from service.cluster import Topology
-from tests.integration.helpers import Client, primary_fetch, unique_email
-
-
-async def table_counts(cluster: Topology) -> tuple[int, int]:
-    rows = await primary_fetch(
-        cluster, "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders)"
-    )
-    return int(rows[0][0]), int(rows[0][1])
+from tests.integration.helpers import Client, primary_fetch, table_counts, unique_email
 
 
 async def names_on_primary(cluster: Topology, emails: list[str]) -> dict[str, str]:

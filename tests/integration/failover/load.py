@@ -10,10 +10,15 @@ from tests.integration.helpers import Client
 
 @dataclass
 class Served:
-    at: float
+    at: float  # when the response arrived
     status: int
     node: str | None
     body: str = ""
+    started: float = 0.0  # when the request was sent
+
+    @property
+    def took(self) -> float:
+        return self.at - self.started
 
 
 @dataclass
@@ -36,6 +41,7 @@ class ReadLoad:
     async def _reader(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._stop.is_set():
+            started = loop.time()
             response = await self.client.get(self.path)
             failed = response.status_code != 200
             self.served.append(
@@ -44,6 +50,7 @@ class ReadLoad:
                     response.status_code,
                     response.headers.get("X-DB-Node"),
                     response.text if failed else "",
+                    started,
                 )
             )
             await asyncio.sleep(0.005)
