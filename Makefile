@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help bootstrap system-deps venv cluster-up cluster-down migrate run test test-unit \
-        test-integration lint typecheck bench clean
+        test-integration lint typecheck bench mutants clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ lint: venv ## ruff and mypy --strict
 
 bench: bootstrap ## read-path benchmark: the service against a raw asyncpg reference
 	$(PY) bench/read_path.py
+
+mutants: bootstrap ## break the core on purpose: the 7 named breaks must be caught; mutmut score of tests/unit
+	$(PY) bench/mutants.py $(MUTANTS_ARGS)
 
 clean: ## remove the virtualenv and the local topology's data
 	-$(BIN)/switchyard cluster --dir $(CLUSTER_DIR) down --destroy

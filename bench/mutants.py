@@ -256,11 +256,13 @@ def run_mutmut(files: Sequence[str], budget: float, logs: Path) -> None:
                 f"pytest_add_cli_args_test_selection = {json.dumps(['tests/unit'])}",
                 f"pytest_add_cli_args = {json.dumps(['-p', 'no:randomly', '-q'])}",
                 "use_git_change_detection = false",
+                # Unit tests read files beside the code (compose.yaml, config/, ...).
+                f"also_copy = {json.dumps(_beside_the_code(root))}",
             )
         )
         with (root / "pyproject.toml").open("a") as pyproject:
             pyproject.write(config + "\n")
-        env = {**os.environ, "PYTHONPATH": str(root / "mutants")}
+        env = dict(os.environ)
         mutmut = [sys.executable, "-m", "mutmut"]
         log = logs / "mutmut.log"
         started = time.monotonic()
@@ -304,6 +306,10 @@ def run_mutmut(files: Sequence[str], budget: float, logs: Path) -> None:
         f"{killed} killed, {survived} survived, score {score:.1f}% "
         f"(all counts: {json.dumps(stats)}; survivors in {logs}/mutmut-survivors.txt)"
     )
+
+
+def _beside_the_code(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name not in ("service", "mutants"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
