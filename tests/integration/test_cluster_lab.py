@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
 
 from service.cluster import Topology
-from tests.fixtures.topology import cluster  # noqa: F401
+from tests.fixtures.topology import running_topology
 
-pytestmark = pytest.mark.integration
+# The lab itself, whatever mode the service would use; on a topology of its own, because these
+# tests stop and freeze nodes that the session-wide service watches.
+pytestmark = [pytest.mark.integration, pytest.mark.mode_independent]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Topology]:
+    with running_topology("the cluster-lab topology") as topology:
+        yield topology
+
 
 REPLICAS = ("replica-1", "replica-2")
 
@@ -61,7 +71,7 @@ async def _eventually_sees(url: str, marker: str, within: float = 5.0) -> bool:
     return False
 
 
-async def test_roles_direct_and_through_pgbouncer(cluster: Topology) -> None:  # noqa: F811
+async def test_roles_direct_and_through_pgbouncer(cluster: Topology) -> None:
     for node in cluster.nodes:
         for url in (cluster.direct_url(node.name), cluster.pgbouncer_url(node.name)):
             conn = await _connect(url)
@@ -76,14 +86,14 @@ async def test_roles_direct_and_through_pgbouncer(cluster: Topology) -> None:  #
     assert [n.name for n in cluster.nodes] == ["primary", *REPLICAS]
 
 
-async def test_write_on_primary_reaches_every_replica(cluster: Topology) -> None:  # noqa: F811
+async def test_write_on_primary_reaches_every_replica(cluster: Topology) -> None:
     marker = await _write_marker(cluster)
     for name in REPLICAS:
         assert await _eventually_sees(cluster.direct_url(name), marker), name
         assert await _eventually_sees(cluster.pgbouncer_url(name), marker), name
 
 
-async def test_apply_delay_hides_new_rows_on_one_replica(cluster: Topology) -> None:  # noqa: F811
+async def test_apply_delay_hides_new_rows_on_one_replica(cluster: Topology) -> None:
     await _write_marker(cluster)  # the table exists everywhere before the delay starts
     cluster.set_apply_delay("replica-1", 30)
     try:
@@ -98,7 +108,7 @@ async def test_apply_delay_hides_new_rows_on_one_replica(cluster: Topology) -> N
     assert await _eventually_sees(cluster.direct_url("replica-1"), marker, within=2)
 
 
-async def test_stopped_replica_refuses_then_recovers(cluster: Topology) -> None:  # noqa: F811
+async def test_stopped_replica_refuses_then_recovers(cluster: Topology) -> None:
     url = cluster.direct_url("replica-2")
     cluster.stop("replica-2")
     try:
@@ -111,7 +121,7 @@ async def test_stopped_replica_refuses_then_recovers(cluster: Topology) -> None:
     assert await _fetchval(url, "SELECT pg_is_in_recovery()") is True
 
 
-async def test_frozen_replica_hangs_then_thaws(cluster: Topology) -> None:  # noqa: F811
+async def test_frozen_replica_hangs_then_thaws(cluster: Topology) -> None:
     url = cluster.direct_url("replica-1")
     cluster.freeze("replica-1")
     try:
