@@ -8,18 +8,28 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import httpx
 
 from tests.integration.helpers import free_port
 
 
+@dataclass(frozen=True)
+class ServiceProcess:
+    base: str  # http://127.0.0.1:PORT
+    pid: int
+
+
 @contextlib.contextmanager
-def service_process(env: Mapping[str, str]) -> Iterator[str]:
-    """Run `switchyard run` on a free loopback port; yield its base URL; stop it after."""
+def running_service(env: Mapping[str, str], *args: str) -> Iterator[ServiceProcess]:
+    """Run `switchyard run [args]` on a free loopback port; stop it after."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "run", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "service.cli", "run"),
+            *("--host", "127.0.0.1", "--port", str(port), *args),
+        ],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -28,7 +38,7 @@ def service_process(env: Mapping[str, str]) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(process, base)
-        yield base
+        yield ServiceProcess(base, process.pid)
     finally:
         process.terminate()
         try:
@@ -36,6 +46,13 @@ def service_process(env: Mapping[str, str]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def service_process(env: Mapping[str, str]) -> Iterator[str]:
+    """Run `switchyard run` on a free loopback port; yield its base URL."""
+    with running_service(env) as service:
+        yield service.base
 
 
 def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
