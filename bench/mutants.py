@@ -297,13 +297,15 @@ def run_mutmut(files: Sequence[str], budget: float, logs: Path) -> None:
             [*mutmut, "results"], cwd=root, env=env, capture_output=True, text=True, check=False
         ).stdout
         (logs / "mutmut-survivors.txt").write_text(survivors)
-    killed, survived = stats.get("killed", 0), stats.get("survived", 0)
+    # A mutant that makes the tests time out was noticed by them too: mutmut counts it apart.
+    killed = stats.get("killed", 0) + stats.get("timeout", 0)
+    survived = stats.get("survived", 0)
     judged = killed + survived
     score = 100.0 * killed / judged if judged else 0.0
     state = "complete" if complete else f"stopped by the {budget:.0f} s budget"
     print(
         f"mutmut over {', '.join(files)} against tests/unit ({state}, {elapsed:.0f} s): "
-        f"{killed} killed, {survived} survived, score {score:.1f}% "
+        f"{killed} killed (timeouts included), {survived} survived, score {score:.1f}% "
         f"(all counts: {json.dumps(stats)}; survivors in {logs}/mutmut-survivors.txt)"
     )
 

@@ -40,10 +40,11 @@ SLOW_MARK = "analytics-slow-probe"
 
 
 async def in_autocommit(conn: AsyncConnection) -> bool:
-    """Whether statements on `conn` run outside any transaction (a direct replica session)."""
-    dbapi_connection = (await conn.get_raw_connection()).dbapi_connection
-    assert dbapi_connection is not None
-    return bool(conn.dialect.detect_autocommit_setting(dbapi_connection))
+    """Whether statements on `conn` run outside any transaction block, asked of the server:
+    inside one, `now()` (the transaction's start) stays the same from statement to statement."""
+    first = (await conn.exec_driver_sql("SELECT now()")).scalar()
+    await conn.exec_driver_sql("SELECT pg_sleep(0.002)")
+    return first != (await conn.exec_driver_sql("SELECT now()")).scalar()
 
 
 MONEY = re.compile(r"^\d+\.\d{2}$")
@@ -624,6 +625,9 @@ async def test_a_cancelled_report_leaves_its_connection_clean(
     await router.start()
     try:
         before = await session_state()
+        # Replica reads run in autocommit (the standby refuses writes itself); strong reads in
+        # a READ ONLY transaction on the primary.
+        assert before[0] is (intent is Intent.READ)
         async with router.session(intent) as db:
             assert await run_with_timeout(db, text("SELECT 1"), {}, "one", 0.2) == [(1,)]
             node = db.node

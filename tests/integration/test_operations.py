@@ -3,9 +3,8 @@ output or the logs, and `--workers` really running that many processes, each wit
 
 from __future__ import annotations
 
-import os
+import asyncio
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from service.settings import load_settings
 from tests.integration.conftest import build_app
 from tests.integration.helpers import free_port, unique_email
 from tests.integration.pgbouncer.servers import running_service
+from tests.integration.procnet import connections_to, spawned_children
 
 # Each test builds its own environment for the mode it needs.
 pytestmark = pytest.mark.mode_independent
@@ -77,50 +77,21 @@ async def test_health_lists_ignored_pool_settings_and_no_password_reaches_output
     assert sum(IGNORED in line for line in logged) == len(ignored) * len(nodes)
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    fds = Path(f"/proc/{pid}/fd")
-    targets = (os.readlink(fds / fd) for fd in os.listdir(fds))
-    return {t[len("socket:[") : -1] for t in targets if t.startswith("socket:[")}
-
-
-def connections_to(pid: int, port: int) -> int:
-    """Established TCP connections process `pid` holds to 127.0.0.1:`port`, from /proc."""
-    inodes = _socket_inodes(pid)
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        remote, state, inode = fields[2], fields[3], fields[9]
-        if state == "01" and int(remote.split(":")[1], 16) == port and inode in inodes:
-            count += 1
-    return count
-
-
-def worker_pids(parent: int) -> list[int]:
-    """Children of `parent` that multiprocessing spawned (uvicorn's workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if ppid == parent and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
 async def test_workers_flag_runs_that_many_processes_each_with_warm_pools(
     cluster: Topology, migrated: None
 ) -> None:
     env = {**cluster.env("direct"), "SWITCHYARD_DATABASE__POOL__POOL_SIZE": "3"}
     primary_port = cluster.nodes[0].port
     with running_service(env, "--workers", "2") as service:
-        workers = worker_pids(service.pid)
+        workers = spawned_children(service.pid)
         assert len(workers) == 2, workers
-        # Each worker warmed a pool of its own (plus at most one probe connection now).
-        assert [3 <= connections_to(pid, primary_port) <= 4 for pid in workers] == [True, True]
+        # Each worker warms a pool of its own (ready means one worker answered: wait for both).
+        async with asyncio.timeout(10):
+            while min(connections_to(pid, primary_port) for pid in workers) < 3:
+                await asyncio.sleep(0.1)
+        # Three pooled, plus at most the monitor's probe of the moment.
+        held = [connections_to(pid, primary_port) for pid in workers]
+        assert [3 <= n <= 4 for n in held] == [True, True], held
         async with httpx.AsyncClient(base_url=service.base, timeout=10) as client:
             statuses = {(await client.get("/health/live")).status_code for _ in range(20)}
         assert statuses == {200}

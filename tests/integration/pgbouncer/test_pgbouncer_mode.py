@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from service.cluster import Topology
 from service.db.engines import create_node_engine
 from service.settings import Settings, load_settings
-from tests.integration.pgbouncer.servers import service_process
+from tests.integration.pgbouncer.servers import running_service, service_process
+from tests.integration.procnet import connections_to, listener_pid
 
 PGBOUNCER_POOL_SIZE = 20  # default_pool_size in the lab's pgbouncer.ini
 
@@ -185,31 +186,35 @@ async def test_mixed_load_from_two_processes_has_no_errors_and_leaks_nothing(
     assert await server_prepared_statements(cluster, "replica-1") == 0
 
 
-async def sample_backends(cluster: Topology, stop: asyncio.Event) -> int:
-    """The most client backends the primary held at once (its own sampler excluded)."""
-    conn = await asyncpg.connect(cluster.direct_url("primary"))
-    peak = 0
-    try:
-        while not stop.is_set():
-            count = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                "AND datname = 'switchyard' AND pid <> pg_backend_pid()"
-            )
-            peak = max(peak, int(count))
-            await asyncio.sleep(0.01)
-    finally:
-        await conn.close()
+async def sample_connections(
+    service_pid: int, cluster: Topology, stop: asyncio.Event
+) -> dict[str, int]:
+    """The most connections held at once: the service's to the primary and to PgBouncer, and
+    PgBouncer's to the primary (from /proc: other clients of the same servers do not count)."""
+    primary = cluster.nodes[0].port
+    pgbouncer_pid = listener_pid(cluster.pgbouncer_port)
+    peak = {"service->primary": 0, "service->pgbouncer": 0, "pgbouncer->primary": 0}
+    while not stop.is_set():
+        now = {
+            "service->primary": connections_to(service_pid, primary),
+            "service->pgbouncer": connections_to(service_pid, cluster.pgbouncer_port),
+            "pgbouncer->primary": connections_to(pgbouncer_pid, primary),
+        }
+        peak = {key: max(peak[key], now[key]) for key in peak}
+        await asyncio.sleep(0.005)
     return peak
 
 
-async def test_200_clients_use_no_more_server_connections_than_pgbouncer_pool(
+async def test_200_clients_all_served_through_pgbouncer_and_never_around_it(
     cluster: Topology, migrated: None
 ) -> None:
+    """The service's part: it sends every connection through PgBouncer (none straight to the
+    primary) and answers all 200 clients while PgBouncer queues them behind its pool."""
     env = cluster.env("pgbouncer")
-    with service_process(env) as base:
+    with running_service(env) as service:
         stop = asyncio.Event()
-        sampler = asyncio.create_task(sample_backends(cluster, stop))
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        sampler = asyncio.create_task(sample_connections(service.pid, cluster, stop))
+        async with httpx.AsyncClient(base_url=service.base, timeout=30) as client:
             tag = uuid.uuid4().hex[:8]
 
             async def slow_write(i: int) -> int:
@@ -221,6 +226,9 @@ async def test_200_clients_use_no_more_server_connections_than_pgbouncer_pool(
             statuses = await asyncio.gather(*(slow_write(i) for i in range(200)))
         stop.set()
         peak = await sampler
+    print(f"\npeak connections under 200 clients: {peak}")
     assert Counter(statuses) == {201: 200}
-    print(f"\npeak server connections on the primary under 200 clients: {peak}")
-    assert 5 <= peak <= PGBOUNCER_POOL_SIZE, peak
+    assert peak["service->primary"] == 0
+    # The premise: more of the service's connections at once than PgBouncer has servers.
+    assert peak["service->pgbouncer"] > PGBOUNCER_POOL_SIZE, peak
+    assert peak["pgbouncer->primary"] <= PGBOUNCER_POOL_SIZE, peak
