@@ -297,6 +297,20 @@ def run_mutmut(files: Sequence[str], budget: float, logs: Path) -> None:
             [*mutmut, "results"], cwd=root, env=env, capture_output=True, text=True, check=False
         ).stdout
         (logs / "mutmut-survivors.txt").write_text(survivors)
+        # The diffs, to judge each survivor after the copy is gone.
+        with (logs / "mutmut-survivors.diff").open("w") as diffs:
+            for line in survivors.splitlines():
+                name, _, verdict = line.strip().rpartition(": ")
+                if verdict == "survived":
+                    shown = subprocess.run(
+                        [*mutmut, "show", name],
+                        cwd=root,
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
+                    diffs.write(f"# {name}\n{shown.stdout}\n")
     # A mutant that makes the tests time out was noticed by them too: mutmut counts it apart.
     killed = stats.get("killed", 0) + stats.get("timeout", 0)
     survived = stats.get("survived", 0)
@@ -306,7 +320,7 @@ def run_mutmut(files: Sequence[str], budget: float, logs: Path) -> None:
     print(
         f"mutmut over {', '.join(files)} against tests/unit ({state}, {elapsed:.0f} s): "
         f"{killed} killed (timeouts included), {survived} survived, score {score:.1f}% "
-        f"(all counts: {json.dumps(stats)}; survivors in {logs}/mutmut-survivors.txt)"
+        f"(all counts: {json.dumps(stats)}; survivors in {logs}/mutmut-survivors.txt and .diff)"
     )
 
 
