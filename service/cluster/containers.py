@@ -32,7 +32,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.docker_client import DockerClient
 from testcontainers.core.network import Network
 
-from service.cluster import config
+from service.cluster import config, roles
 from service.cluster.errors import ClusterError
 from service.cluster.local import PGBOUNCER, PRIMARY, RELOAD_SETTLE_S
 from service.cluster.proc import free_ports
@@ -327,6 +327,13 @@ class ContainerCluster(ServiceUrls):
             change = f"ALTER SYSTEM SET recovery_min_apply_delay = '{round(seconds * 1000)}ms'"
         self._psql(name, [change, "SELECT pg_reload_conf()"])
         time.sleep(RELOAD_SETTLE_S)
+
+    def current_primary(self) -> str | None:
+        status = self.status()
+        running = [n.name for n in self._nodes if status[n.name] == "running"]
+        return roles.pick_primary(
+            {name: roles.NodeFacts.parse(self._psql(name, [roles.FACTS_SQL])) for name in running}
+        )
 
     def pause_replay(self, name: str) -> None:
         self._replica(name)
