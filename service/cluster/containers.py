@@ -34,7 +34,8 @@ from testcontainers.core.network import Network
 
 from service.cluster import config, roles
 from service.cluster.errors import ClusterError
-from service.cluster.local import PGBOUNCER, PRIMARY, RELOAD_SETTLE_S
+from service.cluster.local import PGBOUNCER, PRIMARY
+from service.cluster.node_sql import RELOAD_SETTLE_S
 from service.cluster.proc import free_ports
 from service.cluster.procfs import wait_until
 from service.cluster.protocol import NodeInfo

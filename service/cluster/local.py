@@ -12,12 +12,12 @@ import contextlib
 import shutil
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from service.cluster import config, pgbouncer, postgres, roles
 from service.cluster.errors import ClusterError
+from service.cluster.node_sql import NodeSql
 from service.cluster.proc import (
     check_traversable,
     find_binary,
@@ -25,22 +25,19 @@ from service.cluster.proc import (
     make_server_dir,
     tail,
 )
-from service.cluster.procfs import proc_state, signal_tree, wait_until
+from service.cluster.procfs import proc_state, signal_tree, state_word, wait_until
 from service.cluster.protocol import NodeInfo
-from service.cluster.roles import NodeFacts
 from service.cluster.service_urls import ServiceUrls
 from service.cluster.state import ClusterState, NodeState, load_state, plan_nodes, save_state
 
 PRIMARY = "primary"
 PGBOUNCER = "pgbouncer"
 REQUIRED_BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "pg_rewind", "psql", "pgbouncer")
-# ALTER SYSTEM + pg_reload_conf() only asks the server to re-read its config.
-RELOAD_SETTLE_S = 0.05
 # A re-pointed standby reconnects and switches timeline in well under a second here.
 STREAMING_TIMEOUT = 20.0
 
 
-class LocalCluster(ServiceUrls):
+class LocalCluster(NodeSql, ServiceUrls):
     def __init__(self, base_dir: Path, replicas: int = 2) -> None:
         if replicas < 0:
             raise ClusterError("replicas must be 0 or more")
@@ -67,9 +64,9 @@ class LocalCluster(ServiceUrls):
         return bool(self._state.nodes)
 
     def status(self) -> dict[str, str]:
-        result = {n.name: _word(postgres.postmaster_pid(n.data_dir)) for n in self.nodes}
+        result = {n.name: state_word(postgres.postmaster_pid(n.data_dir)) for n in self.nodes}
         if self.exists():
-            result[PGBOUNCER] = _word(pgbouncer.daemon_pid(self._pgb_pidfile))
+            result[PGBOUNCER] = state_word(pgbouncer.daemon_pid(self._pgb_pidfile))
         return result
 
     # ---- whole-cluster lifecycle -------------------------------------------------------
@@ -164,39 +161,7 @@ class LocalCluster(ServiceUrls):
         signal_tree(pid, signal.SIGCONT)
         wait_until(lambda: proc_state(pid) != "T", 2)
 
-    def set_apply_delay(self, name: str, seconds: float) -> None:
-        if seconds < 0:
-            raise ClusterError("an apply delay cannot be negative")
-        port = self._replica(name).port
-        if seconds == 0:
-            change = "ALTER SYSTEM RESET recovery_min_apply_delay"
-        else:
-            change = f"ALTER SYSTEM SET recovery_min_apply_delay = '{round(seconds * 1000)}ms'"
-        postgres.psql(port, [change, "SELECT pg_reload_conf()"])
-        time.sleep(RELOAD_SETTLE_S)
-
-    def pause_replay(self, name: str) -> None:
-        postgres.psql(self._replica(name).port, ["SELECT pg_wal_replay_pause()"])
-
-    def resume_replay(self, name: str) -> None:
-        postgres.psql(self._replica(name).port, ["SELECT pg_wal_replay_resume()"])
-
     # ---- roles: promotion, failover, rejoin ---------------------------------------------
-    def probe(self, name: str) -> NodeFacts:
-        """What a running node says about itself: recovery, timeline, WAL position, upstream."""
-        if self.status()[self._node(name).name] != "running":
-            raise ClusterError(f"{name} is not running")
-        return NodeFacts.parse(postgres.psql(self._node(name).port, [roles.FACTS_SQL]))
-
-    def roles(self) -> dict[str, NodeFacts]:
-        """Every running node's facts, in configured order; stopped and frozen ones left out."""
-        status = self.status()
-        return {n.name: self.probe(n.name) for n in self.nodes if status[n.name] == "running"}
-
-    def current_primary(self) -> str | None:
-        """The writable node on the highest timeline, asked of the nodes (not the config)."""
-        return roles.pick_primary(self.roles())
-
     def promote(self, name: str) -> None:
         """Promote a running standby, whatever else runs: with the primary up, a split brain."""
         if not self.probe(name).in_recovery:
@@ -356,8 +321,3 @@ class LocalCluster(ServiceUrls):
             self.base_dir,
         )
 
-
-def _word(pid: int | None) -> str:
-    if pid is None:
-        return "stopped"
-    return "frozen" if proc_state(pid) == "T" else "running"
