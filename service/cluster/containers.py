@@ -89,9 +89,11 @@ def postgres_settings(replica: bool) -> list[str]:
         "hot_standby=on",
         "max_wal_senders=10",
         "max_connections=300",
-        # A throwaway lab: no crash safety wanted (never copy these to data you keep).
+        # A throwaway lab: no crash safety wanted (never copy this to data you keep).
         "fsync=off",
-        "full_page_writes=off",
+        # What pg_rewind needs, kept equal to the local lab's.
+        "full_page_writes=on",
+        "wal_log_hints=on",
         "wal_receiver_status_interval=1s",
         "wal_keep_size=256MB",
     ]
