@@ -40,10 +40,13 @@ def running_pid(pidfile: Path, marker: str) -> int | None:
     pid = read_pidfile(pidfile)
     if pid is None:
         return None
+    alive = proc_state(pid) is not None
     child = _children.get(pid)
-    if child is not None:
-        child.poll()
-    if proc_state(pid) is None or not any(marker in arg for arg in cmdline(pid)):
+    # Polled after the /proc look, so a child seen dead (a zombie) is reaped now, not left
+    # for Popen.__del__ to report as "still running" at exit.
+    if child is not None and child.poll() is not None:
+        alive = False
+    if not alive or not any(marker in arg for arg in cmdline(pid)):
         return None
     return pid
 

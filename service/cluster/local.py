@@ -320,4 +320,3 @@ class LocalCluster(NodeSql, ServiceUrls):
             self.pgbouncer_port,
             self.base_dir,
         )
-

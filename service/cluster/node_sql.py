@@ -63,7 +63,9 @@ class NodeSql:
     def set_apply_delay(self, name: str, seconds: float) -> None:
         if seconds < 0:
             raise ClusterError("an apply delay cannot be negative")
-        port = self._standby_port(name)
+        # Ending a delay is harmless anywhere: a node promoted since it was set keeps the
+        # setting in its auto.conf, and cleaning up after a test must not fail on it.
+        port = self._node(name).port if seconds == 0 else self._standby_port(name)
         if seconds == 0:
             change = "ALTER SYSTEM RESET recovery_min_apply_delay"
         else:

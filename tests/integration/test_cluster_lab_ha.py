@@ -8,13 +8,10 @@ through psql, a real client, as the postgres superuser.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,18 +19,13 @@ from service.cluster import ClusterError, LocalCluster, postgres
 from service.cluster.ha import PatroniCluster
 from service.cluster.node_sql import NodeSql
 from service.cluster.proc import find_binary
+from tests.fixtures.topology import _scratch_dir, scratch_cluster
 
 # Deadlines, not timings: measured here a postmaster kill is failed over in ~2 s and the
 # cluster is whole again in ~6 s, a bring-up takes 8-13 s; a loaded CI machine gets room.
 BRING_UP_DEADLINE_S = 60.0
 FAILOVER_DEADLINE_S = 20.0
 HEALED_DEADLINE_S = 60.0
-
-
-def _scratch(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/dev/shm"))
-    path.chmod(0o755)  # the servers run as `postgres` and must enter it
-    return path
 
 
 def _sql(lab: NodeSql, name: str, statement: str) -> str:
@@ -88,16 +80,8 @@ def _psql_url(url: str, statement: str) -> str:
 # ---- the plain lab -------------------------------------------------------------------------
 @pytest.fixture
 def lab() -> Iterator[LocalCluster]:
-    cluster = LocalCluster(_scratch("switchyard-roles-"), replicas=2)
-    try:
-        cluster.up()
-    except ClusterError as exc:
-        cluster.destroy()
-        pytest.fail(f"could not start the lab: {exc}", pytrace=False)
-    try:
+    with scratch_cluster(replicas=2, prefix="switchyard-lab-roles-") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def test_promote_with_the_primary_up_makes_a_split_brain(lab: LocalCluster) -> None:
@@ -185,7 +169,7 @@ def test_up_after_a_failover_starts_the_new_primary_and_rejoins_the_old(
 # ---- Patroni -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def patroni_lab() -> Iterator[tuple[PatroniCluster, float]]:
-    cluster = PatroniCluster(_scratch("switchyard-patroni-"), replicas=2)
+    cluster = PatroniCluster(_scratch_dir("switchyard-patroni-"), replicas=2)
     started = time.monotonic()
     try:
         cluster.up()
@@ -195,9 +179,7 @@ def patroni_lab() -> Iterator[tuple[PatroniCluster, float]]:
     try:
         yield cluster, time.monotonic() - started
     finally:
-        base = cluster.base_dir
-        cluster.destroy()
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.destroy()  # removes the folder too
 
 
 def test_patroni_comes_up_with_a_leader_and_two_streaming_replicas(
