@@ -1,0 +1,94 @@
+"""Pool arithmetic: connections this deployment opens against what each server allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from service.check.facts import NodeFacts
+from service.check.finding import Finding
+from service.check.rules.view import View
+from service.db.engines import uses_null_pool
+from service.settings import NodeSettings
+
+# Above this share of the available slots, a restart, a deploy that overlaps old and new
+# processes, or one more tool (psql, a backup) runs the server out of connections.
+TIGHT_SHARE = 0.8
+# Each process also probes every node (the health monitor) on a connection of its own.
+MONITOR_CONNECTIONS = 1
+
+
+def planned(node: NodeSettings, workers: int, instances: int) -> int:
+    per_process = node.pool.pool_size + node.pool.max_overflow + MONITOR_CONNECTIONS
+    return workers * instances * per_process
+
+
+def findings(view: View) -> Iterator[Finding]:
+    deployment = view.deployment
+    settings_by_name = {n.name: n for n in view.settings.database.nodes}
+    for node in view.reachable:
+        settings = settings_by_name[node.name]
+        if node.max_connections is None or node.reserved_connections is None:
+            continue
+        if node.transaction_pooling:
+            yield Finding(
+                severity="info",
+                node=node.name,
+                code="pool.pgbouncer",
+                message=(
+                    f"{node.name} sits behind a transaction pooler: the pooler's pool_size "
+                    f"bounds the server connections; the server allows {_available(node)} "
+                    "for non-superusers"
+                ),
+            )
+        elif uses_null_pool(settings, view.settings.database):
+            yield Finding(
+                severity="info",
+                node=node.name,
+                code="pool.unbounded",
+                message=(
+                    f"{node.name} has no client-side pool (pgbouncer mode): one server "
+                    f"connection per request in flight, of {_available(node)} allowed"
+                ),
+            )
+        else:
+            wanted = planned(settings, deployment.workers, deployment.instances)
+            yield _arithmetic(node, settings, wanted, view)
+
+
+def _available(node: NodeFacts) -> int:
+    assert node.max_connections is not None
+    assert node.reserved_connections is not None
+    return node.max_connections - node.reserved_connections
+
+
+def _arithmetic(node: NodeFacts, settings: NodeSettings, wanted: int, view: View) -> Finding:
+    d = view.deployment
+    available = _available(node)
+    sum_text = (
+        f"{d.workers} worker(s) x {d.instances} instance(s) x (pool_size "
+        f"{settings.pool.pool_size} + max_overflow {settings.pool.max_overflow} + "
+        f"{MONITOR_CONNECTIONS} probe) = {wanted} connections to {node.name}; it allows "
+        f"{available} (max_connections {node.max_connections} - "
+        f"superuser_reserved_connections {node.reserved_connections})"
+    )
+    fix = (
+        f"lower pool_size for {node.name}, run fewer workers or instances, raise "
+        "max_connections, or put PgBouncer in front"
+    )
+    if wanted > available:
+        return Finding(
+            severity="error",
+            node=node.name,
+            code="pool.too_large",
+            message=f"{sum_text}: it does not fit, connects will fail under load",
+            action=fix,
+        )
+    if wanted > TIGHT_SHARE * available:
+        return Finding(
+            severity="warning",
+            node=node.name,
+            code="pool.tight",
+            message=f"{sum_text}: over {TIGHT_SHARE:.0%}, no room for deploys or admin tools",
+            action=fix,
+        )
+    return Finding(severity="info", node=node.name, code="pool.fits", message=f"{sum_text}: fits")
