@@ -52,6 +52,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return "database", f"unknown database: {detail}"
     if isinstance(exc, OSError) and exc.errno is not None:
         return "refused" if "refused" in detail.lower() else "other", detail
+    if "certificate" in detail.lower():  # e.g. asyncpg: the root certificate file is missing
+        return "certificate", f"certificate problem: {detail}"
     if "ssl" in detail.lower():  # asyncpg: "rejected SSL upgrade" when the server has no TLS
         return "tls", f"TLS failed: {detail}"
     return "other", detail
