@@ -78,7 +78,7 @@ def test_pool_arithmetic_counts_workers_instances_pool_and_probe() -> None:
         if f.node == "primary" and f.code == "pool.too_large"
     }
     assert "= 99 connections" in message
-    assert "allows 97" in message
+    assert "of 97 allowed" in message
 
 
 def test_schema_findings_name_what_is_missing() -> None:

@@ -35,9 +35,8 @@ def findings(view: View) -> Iterator[Finding]:
                 node=node.name,
                 code="pool.pgbouncer",
                 message=(
-                    f"{node.name} sits behind a transaction pooler: the pooler's pool_size "
-                    f"bounds the server connections; the server allows {_available(node)} "
-                    "for non-superusers"
+                    "behind a transaction pooler: its pool size bounds the server connections "
+                    f"(the server allows {_available(node)})"
                 ),
             )
         elif uses_null_pool(settings, view.settings.database):
@@ -46,8 +45,8 @@ def findings(view: View) -> Iterator[Finding]:
                 node=node.name,
                 code="pool.unbounded",
                 message=(
-                    f"{node.name} has no client-side pool (pgbouncer mode): one server "
-                    f"connection per request in flight, of {_available(node)} allowed"
+                    "no client-side pool (pgbouncer mode): one server connection per request "
+                    f"in flight, of {_available(node)} allowed"
                 ),
             )
         else:
@@ -65,22 +64,18 @@ def _arithmetic(node: NodeFacts, settings: NodeSettings, wanted: int, view: View
     d = view.deployment
     available = _available(node)
     sum_text = (
-        f"{d.workers} worker(s) x {d.instances} instance(s) x (pool_size "
-        f"{settings.pool.pool_size} + max_overflow {settings.pool.max_overflow} + "
-        f"{MONITOR_CONNECTIONS} probe) = {wanted} connections to {node.name}; it allows "
-        f"{available} (max_connections {node.max_connections} - "
-        f"superuser_reserved_connections {node.reserved_connections})"
+        f"{d.workers} workers x {d.instances} instances x ({settings.pool.pool_size} pool + "
+        f"{settings.pool.max_overflow} overflow + {MONITOR_CONNECTIONS} probe) = {wanted} "
+        f"connections, of {available} allowed (max_connections {node.max_connections} - "
+        f"{node.reserved_connections} reserved)"
     )
-    fix = (
-        f"lower pool_size for {node.name}, run fewer workers or instances, raise "
-        "max_connections, or put PgBouncer in front"
-    )
+    fix = "lower pool_size, run fewer processes, raise max_connections, or pool with PgBouncer"
     if wanted > available:
         return Finding(
             severity="error",
             node=node.name,
             code="pool.too_large",
-            message=f"{sum_text}: it does not fit, connects will fail under load",
+            message=f"{sum_text}: does not fit",
             action=fix,
         )
     if wanted > TIGHT_SHARE * available:
@@ -88,7 +83,7 @@ def _arithmetic(node: NodeFacts, settings: NodeSettings, wanted: int, view: View
             severity="warning",
             node=node.name,
             code="pool.tight",
-            message=f"{sum_text}: over {TIGHT_SHARE:.0%}, no room for deploys or admin tools",
+            message=f"{sum_text}: over {TIGHT_SHARE:.0%}, no room for a deploy's overlap",
             action=fix,
         )
     return Finding(severity="info", node=node.name, code="pool.fits", message=f"{sum_text}: fits")

@@ -22,14 +22,13 @@ def findings(view: View) -> Iterator[Finding]:
                 node=node.name,
                 code="pooler.transaction_pooling",
                 message=(
-                    f"{node.name} is configured `direct` but sits behind transaction pooling "
-                    f"(its server backend changes between transactions; server port "
-                    f"{node.server_port}, dialled {node.dialled_port}): prepared statements "
-                    "and session settings will fail"
+                    "configured `direct` but behind transaction pooling (the backend changes "
+                    f"between transactions; server port {node.server_port}, dialled "
+                    f"{node.dialled_port}): prepared statements will fail"
                 ),
                 action=(
-                    f'set mode = "pgbouncer" for {node.name} (or DATABASE_MODE=pgbouncer), '
-                    "or point its URL at the server itself"
+                    f'mode = "pgbouncer" for {node.name} (DATABASE_MODE=pgbouncer), '
+                    "or dial the server itself"
                 ),
             )
         elif node.mode == "pgbouncer" and node.transaction_pooling is False:
@@ -38,11 +37,10 @@ def findings(view: View) -> Iterator[Finding]:
                 node=node.name,
                 code="pooler.not_pooled",
                 message=(
-                    f"{node.name} is configured `pgbouncer` but keeps one server backend per "
-                    "connection (a direct server or session pooling): it works, but without "
-                    "statement caches and with a connect per request"
+                    "configured `pgbouncer` but one backend serves each connection (a server "
+                    "or session pooling): works, without statement caches, a connect per request"
                 ),
-                action=f'set mode = "direct" for {node.name}, or point its URL at PgBouncer',
+                action=f'mode = "direct" for {node.name}, or point its URL at PgBouncer',
             )
         elif node.mode == "direct" and _proxied(node):
             yield Finding(
@@ -50,8 +48,7 @@ def findings(view: View) -> Iterator[Finding]:
                 node=node.name,
                 code="pooler.proxy",
                 message=(
-                    f"{node.name} answers on port {node.dialled_port} but the server listens "
-                    f"on {node.server_port}: a proxy, port mapping or session pooler in "
-                    "between (no transaction pooling seen)"
+                    f"dialled port {node.dialled_port}, server port {node.server_port}: a proxy, "
+                    "port mapping or session pooler in between (no transaction pooling seen)"
                 ),
             )

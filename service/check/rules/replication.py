@@ -171,12 +171,11 @@ def _delay_and_lag(node: NodeFacts, primary: NodeFacts | None, view: View) -> It
             node=node.name,
             code="replication.apply_delay",
             message=(
-                f"{node.name} applies WAL {node.apply_delay_ms} ms late "
-                f"(recovery_min_apply_delay): "
+                f"applies WAL {node.apply_delay_ms} ms late (recovery_min_apply_delay): "
                 + (
-                    "over health.max_lag_seconds, so it will serve no reads after writes"
+                    "over health.max_lag_seconds: no reads after writes"
                     if skipped
-                    else "its reads are that stale after every write"
+                    else "reads are that stale after writes"
                 )
             ),
             action=f"ALTER SYSTEM RESET recovery_min_apply_delay on {node.name}, then reload",
