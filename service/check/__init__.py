@@ -7,5 +7,6 @@ point for start-up.
 
 from service.check.finding import Finding, Severity, exit_status
 from service.check.run import check, run_checks
+from service.check.startup import log_findings
 
-__all__ = ["Finding", "Severity", "check", "exit_status", "run_checks"]
+__all__ = ["Finding", "Severity", "check", "exit_status", "log_findings", "run_checks"]

@@ -31,6 +31,7 @@ from service.cluster.postgres import psql
 from service.cluster.proc import free_ports, write_server_file
 from service.settings import Settings, load_settings
 from tests.integration.conftest import MODE
+from tests.integration.helpers import wait_for_replicas
 
 RETRY_FAST = "ALTER SYSTEM SET wal_retrieve_retry_interval = '100ms'"
 # A frozen node must cost the suite well under a second, not the 2 s default.
@@ -272,6 +273,22 @@ async def test_an_apply_delay_is_a_warning(lab: LocalCluster) -> None:
         lab.set_apply_delay("replica-1", 0)
     await settled(lab, "replica-1", "SHOW recovery_min_apply_delay", "0")
     assert findings(await check(env_for(lab))) == {}
+
+
+async def test_a_replica_behind_the_lag_bound_is_a_warning(lab: LocalCluster) -> None:
+    bound = {"SWITCHYARD_HEALTH__MAX_LAG_BYTES": "1000"}
+    lab.pause_replay("replica-1")
+    try:
+        # About 40 kB of WAL the paused standby does not replay.
+        filler = ["CREATE TABLE check_filler AS SELECT g FROM generate_series(1, 1000) AS g"]
+        psql(port_of(lab, "primary"), [*filler, "DROP TABLE check_filler"], database="switchyard")
+        report = await check(env_for(lab, **bound))
+        assert set(findings(report)) == {("replica-1", "replication.lag")}
+    finally:
+        lab.resume_replay("replica-1")
+    await settled(lab, "replica-1", "SELECT pg_is_wal_replay_paused()", False)
+    await wait_for_replicas(lab)
+    assert findings(await check(env_for(lab, **bound))) == {}
 
 
 async def test_feedback_off_with_a_short_standby_delay_warns_of_recovery_conflicts(

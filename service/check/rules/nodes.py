@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from service.check.errors import action_for
 from service.check.facts import NodeFacts
 from service.check.finding import CLUSTER, Finding
-from service.check.rules.view import View
+from service.check.rules.view import View, lag_bytes
 
 
-def summary(node: NodeFacts) -> str:
+def summary(node: NodeFacts, primary: NodeFacts | None) -> str:
     role = "standby" if node.in_recovery else "writable"
+    lag = lag_bytes(node, primary) if node.in_recovery else None
+    if lag is not None:
+        role += f" {lag} bytes behind"
     # "15.18 (Debian 15.18-0+deb12u1)": the number is what an operator compares.
     version = (node.server_version or "?").split(" ")[0]
     tls = {True: "TLS on", False: "TLS off", None: "TLS unknown"}[node.tls]
@@ -33,7 +36,12 @@ def findings(view: View) -> Iterator[Finding]:
                 action=action_for(node.error_kind),
             )
         else:
-            yield Finding(severity="info", node=node.name, code="node.facts", message=summary(node))
+            yield Finding(
+                severity="info",
+                node=node.name,
+                code="node.facts",
+                message=summary(node, view.primary),
+            )
     yield from _roles(view)
     yield from _foreign(view)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from service.check.facts import NodeFacts
 from service.check.finding import CLUSTER, Finding
-from service.check.rules.view import View
+from service.check.rules.view import View, lag_bytes
 
 
 def _addresses(host: str) -> set[str]:
@@ -180,17 +180,16 @@ def _delay_and_lag(node: NodeFacts, primary: NodeFacts | None, view: View) -> It
             ),
             action=f"ALTER SYSTEM RESET recovery_min_apply_delay on {node.name}, then reload",
         )
-    if primary is not None and primary.lsn is not None and node.lsn is not None:
-        lag = primary.lsn - node.lsn
-        if lag > view.settings.health.max_lag_bytes:
-            yield Finding(
-                severity="warning",
-                node=node.name,
-                code="replication.lag",
-                message=(
-                    f"{node.name} is {lag} bytes behind {primary.name} "
-                    f"(over health.max_lag_bytes {view.settings.health.max_lag_bytes}): "
-                    "skipped for reads"
-                ),
-                action=f"see why {node.name} replays slowly (load, apply delay, paused replay)",
-            )
+    lag = lag_bytes(node, primary)
+    if primary is not None and lag is not None and lag > view.settings.health.max_lag_bytes:
+        yield Finding(
+            severity="warning",
+            node=node.name,
+            code="replication.lag",
+            message=(
+                f"{node.name} is {lag} bytes behind {primary.name} "
+                f"(over health.max_lag_bytes {view.settings.health.max_lag_bytes}): "
+                "skipped for reads"
+            ),
+            action=f"see why {node.name} replays slowly (load, apply delay, paused replay)",
+        )

@@ -17,6 +17,14 @@ def choose_primary(nodes: list[NodeFacts]) -> NodeFacts | None:
     return max(writable, key=lambda n: (n.timeline or 0, n.configured_role == "primary"))
 
 
+def lag_bytes(node: NodeFacts, primary: NodeFacts | None) -> int | None:
+    """WAL the primary has that the standby has not replayed (0 when idle, never negative:
+    the two positions are read a moment apart)."""
+    if primary is None or primary.lsn is None or node.lsn is None:
+        return None
+    return max(primary.lsn - node.lsn, 0)
+
+
 @dataclass(frozen=True)
 class View:
     nodes: list[NodeFacts]
