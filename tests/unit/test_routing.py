@@ -2,16 +2,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.db.routing import (
-    Candidate,
-    Intent,
-    InvalidHeaderError,
-    choose_read_replica,
-    eligible_replicas,
-    format_lsn,
-    parse_lsn,
-    resolve_intent,
-)
+from service.db import Intent, format_lsn, parse_lsn
+from service.db.request import resolve_intent
+from service.db.selection import Candidate, choose_read_replica, eligible_replicas
+from service.problems import InvalidHeader as InvalidHeaderError
 
 methods = st.sampled_from(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
 route_intents = st.sampled_from([None, Intent.WRITE, Intent.READ, Intent.STRONG_READ])
