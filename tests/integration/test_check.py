@@ -412,3 +412,16 @@ async def test_max_connections_too_low_for_the_pool(lab: LocalCluster) -> None:
         lab.restart("primary")
         await streaming(lab)
     assert findings(await check(env_for(lab))) == {}
+
+
+async def test_a_promotion_leaves_the_old_primary_and_its_standby_fenced(lab: LocalCluster) -> None:
+    """Last in this module on purpose: a promotion cannot be undone, and the lab is destroyed
+    right after."""
+    psql(port_of(lab, "replica-2"), ["SELECT pg_promote()"])
+    await settled(lab, "replica-2", "SELECT pg_is_in_recovery()", False)
+    report = await check(env_for(lab))
+    assert {key: f.severity for key, f in findings(report).items()} == {
+        ("primary", "role.fenced"): "error",  # still writable, on timeline 1 of 2
+        ("replica-1", "role.fenced"): "error",  # follows it
+        ("replica-2", "role.moved"): "warning",
+    }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from service.check.facts import Slot
+from service.check.facts import NodeFacts, Slot
 from service.check.finding import Finding, exit_status
-from service.check.rules.view import choose_primary
-from tests.unit.check_facts import findings, primary, problems, replica
+from service.check.rules.view import View
+from tests.unit.check_facts import deployment, findings, primary, problems, replica, settings
 
 
 def test_a_healthy_topology_has_nothing_to_say_but_facts() -> None:
@@ -24,19 +24,25 @@ def test_an_unreachable_node_is_an_error_with_its_reason_and_a_remedy() -> None:
 
 
 def test_the_primary_is_the_writable_node_on_the_highest_timeline() -> None:
-    old = primary(timeline=1)
-    promoted = replica(in_recovery=False, timeline=2)
-    assert choose_primary([old, promoted]) is promoted
-    assert choose_primary([replica()]) is None
-    tied = replica(in_recovery=False)
-    assert choose_primary([tied, old]) is old  # the configured primary wins a tie
+    def elected(*nodes: NodeFacts) -> str | None:
+        view = View(list(nodes), settings(), deployment())
+        return None if view.primary is None else view.primary.name
+
+    assert elected(primary(timeline=1), replica(in_recovery=False, timeline=2)) == "replica-1"
+    assert elected(primary(in_recovery=True), replica()) is None
+    assert elected(primary(), replica(in_recovery=False)) is None  # a tie: nobody
 
 
 def test_writable_nodes_besides_the_primary_are_errors() -> None:
-    assert problems([primary(), replica(in_recovery=False)])["role.two_writable"] == "error"
+    assert problems([primary(), replica(in_recovery=False)]) == {"role.two_writable": "error"}
     fenced = problems([primary(), replica(in_recovery=False, timeline=2)])
-    assert fenced["role.fenced"] == "error"
-    assert fenced["role.moved"] == "warning"  # the promoted replica-1 is now the primary
+    assert fenced == {"role.fenced": "error", "role.moved": "warning"}
+    [finding] = [
+        f
+        for f in findings([primary(), replica(in_recovery=False, timeline=2)])
+        if f.code == "role.fenced"
+    ]
+    assert finding.node == "primary"  # the old primary, behind replica-1's timeline 2
 
 
 def test_no_writable_node_is_an_error() -> None:
@@ -93,7 +99,7 @@ def test_schema_findings_name_what_is_missing() -> None:
 
 def test_a_replica_on_an_older_timeline_follows_a_former_primary() -> None:
     nodes = [primary(timeline=2), replica(timeline=1)]
-    assert problems(nodes) == {"replication.old_timeline": "error"}
+    assert problems(nodes) == {"role.fenced": "error"}
 
 
 def test_a_replica_streaming_from_elsewhere_is_a_warning_from_a_configured_standby_a_cascade() -> (

@@ -47,47 +47,33 @@ def findings(view: View) -> Iterator[Finding]:
 
 
 def _roles(view: View) -> Iterator[Finding]:
-    if view.primary is None:
-        if view.reachable:
-            yield Finding(
-                severity="error",
-                node=CLUSTER,
-                code="role.no_primary",
-                message="no reachable node accepts writes: every write will answer 503",
-                action="promote a standby, or point DATABASE_URL at the writable node",
-            )
-        return
+    election = view.election
+    if election.no_primary_reason is not None:
+        yield Finding(
+            severity="error",
+            node=CLUSTER,
+            code="role.two_writable",
+            message=f"{election.no_primary_reason}: writes will answer 503",
+            action="stop all but one writable node, or rebuild the others as its standbys",
+        )
+    elif election.primary is None and view.reachable:
+        yield Finding(
+            severity="error",
+            node=CLUSTER,
+            code="role.no_primary",
+            message="no reachable node of this cluster accepts writes: writes will answer 503",
+            action="promote a standby, or point DATABASE_URL at the writable node",
+        )
+    for name, reason in election.fenced.items():
+        yield Finding(
+            severity="error",
+            node=name,
+            code="role.fenced",
+            message=f"fenced, it serves nothing: {reason}",
+            action=f"rebuild {name} as a standby of the primary (pg_rewind, or a new clone)",
+        )
     primary = view.primary
-    for node in view.reachable:
-        if (
-            node is primary
-            or node.in_recovery
-            or node.system_identifier != primary.system_identifier
-        ):
-            continue
-        if node.timeline == primary.timeline:
-            yield Finding(
-                severity="error",
-                node=node.name,
-                code="role.two_writable",
-                message=(
-                    f"{node.name} and {primary.name} both accept writes on timeline "
-                    f"{primary.timeline}: writes will answer 503 rather than guess"
-                ),
-                action="stop one of them, or rebuild it as a standby of the other",
-            )
-        else:
-            yield Finding(
-                severity="error",
-                node=node.name,
-                code="role.fenced",
-                message=(
-                    f"{node.name} accepts writes on timeline {node.timeline}, behind the primary "
-                    f"{primary.name} on timeline {primary.timeline}: an old primary, fenced"
-                ),
-                action=f"rebuild {node.name} as a standby of {primary.name} (pg_rewind, or clone)",
-            )
-    if primary.configured_role != "primary":
+    if primary is not None and primary.configured_role != "primary":
         yield Finding(
             severity="warning",
             node=primary.name,
@@ -98,16 +84,11 @@ def _roles(view: View) -> Iterator[Finding]:
 
 
 def _foreign(view: View) -> Iterator[Finding]:
-    system = view.reference_system
-    for node in view.reachable:
-        if system is not None and node.system_identifier != system:
-            yield Finding(
-                severity="error",
-                node=node.name,
-                code="node.foreign",
-                message=(
-                    f"{node.name} belongs to another cluster (system identifier "
-                    f"{node.system_identifier}, the primary's is {system}): it never serves"
-                ),
-                action=f"remove {node.name} from the configuration, or fix its URL",
-            )
+    for name, reason in view.election.foreign.items():
+        yield Finding(
+            severity="error",
+            node=name,
+            code="node.foreign",
+            message=f"another cluster's node, never served: {reason}",
+            action=f"remove {name} from the configuration, or fix its URL",
+        )

@@ -43,22 +43,6 @@ def findings(view: View) -> Iterator[Finding]:
 
 
 def _upstream(node: NodeFacts, primary: NodeFacts, view: View) -> Iterator[Finding]:
-    if (
-        node.timeline is not None
-        and primary.timeline is not None
-        and (node.timeline < primary.timeline)
-    ):
-        yield Finding(
-            severity="error",
-            node=node.name,
-            code="replication.old_timeline",
-            message=(
-                f"{node.name} is on timeline {node.timeline}, the primary {primary.name} on "
-                f"{primary.timeline}: it follows a former primary and will not see new writes"
-            ),
-            action=f"point {node.name}'s primary_conninfo at {primary.name} (or rebuild it)",
-        )
-        return
     if node.upstream_host is None:
         return  # not visible without pg_read_all_settings / pg_read_all_stats
     host, port = node.upstream_host, node.upstream_port

@@ -1,20 +1,16 @@
-"""What every rule reads: the nodes' facts, the settings, the deployment, and who is primary."""
+"""What every rule reads: the nodes' facts, the settings, the deployment, and who is primary.
+
+Who is primary, fenced or foreign is decided by the router's own election (`service.db.roles`)
+over the same facts, so the check says what the service will do, not a second opinion.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from service.check.facts import Deployment, NodeFacts
+from service.db.roles import Election, Memory, Observation, elect
 from service.settings import Settings
-
-
-def choose_primary(nodes: list[NodeFacts]) -> NodeFacts | None:
-    """The writable node on the highest timeline, as the router decides; the configured
-    primary wins a tie (which is an error of its own: two writable nodes)."""
-    writable = [n for n in nodes if n.reachable and n.in_recovery is False]
-    if not writable:
-        return None
-    return max(writable, key=lambda n: (n.timeline or 0, n.configured_role == "primary"))
 
 
 def lag_bytes(node: NodeFacts, primary: NodeFacts | None) -> int | None:
@@ -25,34 +21,39 @@ def lag_bytes(node: NodeFacts, primary: NodeFacts | None) -> int | None:
     return max(primary.lsn - node.lsn, 0)
 
 
+def _observation(node: NodeFacts) -> Observation:
+    system = node.system_identifier
+    return Observation(
+        name=node.name,
+        in_recovery=bool(node.in_recovery),
+        timeline=node.timeline,
+        system_identifier=int(system) if system is not None else None,
+    )
+
+
 @dataclass(frozen=True)
 class View:
     nodes: list[NodeFacts]
     settings: Settings
     deployment: Deployment
-    primary: NodeFacts | None = field(init=False)
+    election: Election = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "primary", choose_primary(self.nodes))
+        observations = [_observation(n) for n in self.nodes if n.reachable]
+        configured = self.settings.database.primary.name
+        object.__setattr__(self, "election", elect(observations, Memory(), configured))
 
     @property
     def reachable(self) -> list[NodeFacts]:
         return [n for n in self.nodes if n.reachable]
 
     @property
-    def reference_system(self) -> str | None:
-        """The cluster every node should belong to: the primary's, else the configured one's."""
-        if self.primary is not None:
-            return self.primary.system_identifier
-        configured = [n for n in self.reachable if n.configured_role == "primary"]
-        return configured[0].system_identifier if configured else None
+    def primary(self) -> NodeFacts | None:
+        return next((n for n in self.nodes if n.name == self.election.primary), None)
 
     @property
     def standbys(self) -> list[NodeFacts]:
-        """Reachable standbys of this cluster (foreign ones are a finding of their own)."""
-        system = self.reference_system
-        return [
-            n
-            for n in self.reachable
-            if n.in_recovery and (system is None or n.system_identifier == system)
-        ]
+        """Reachable standbys that serve this cluster (foreign and fenced ones are findings of
+        their own)."""
+        left_out = self.election.foreign.keys() | self.election.fenced.keys()
+        return [n for n in self.reachable if n.in_recovery and n.name not in left_out]
