@@ -115,10 +115,11 @@ async def _transaction_pooling(
     """Whether one client connection's transactions land on different server backends.
 
     Directly, or under session pooling, a client connection keeps one backend and two client
-    connections never share one. Under transaction pooling the backend `first` just released
-    is handed to the next transaction: PgBouncer gives out its most recently used server
-    connection, so `second`'s transaction gets it; and while `second` holds it, `first`
-    must be served by another one.
+    connections never share one. Under transaction pooling each transaction takes an idle
+    server connection: by default PgBouncer hands out the one released last, so `second`'s
+    transaction gets the backend `first` just used; with `server_round_robin` it hands out
+    the one idle longest, so `first`'s consecutive transactions move between backends. While
+    `second` holds a backend, `first` must be served by another one.
     """
     try:
         second = await _connect(dsn, node, timeout)
@@ -129,7 +130,7 @@ async def _transaction_pooling(
         async with second.raw.transaction():
             held = await second.run(second.raw.fetchval(queries.PID))
             during = await first.run(first.raw.fetchval(queries.PID))
-        after = await first.run(first.raw.fetchval(queries.PID))
-        return bool(held == before or during != before or after != before)
+        after = [await first.run(first.raw.fetchval(queries.PID)) for _ in range(2)]
+        return held == before or {during, *after} != {before}
     finally:
         second.raw.terminate()

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -412,6 +412,60 @@ async def test_max_connections_too_low_for_the_pool(lab: LocalCluster) -> None:
         lab.restart("primary")
         await streaming(lab)
     assert findings(await check(env_for(lab))) == {}
+
+
+@pytest.fixture
+def bouncer(lab: LocalCluster) -> Iterator[Callable[[str], None]]:
+    """Change the lab PgBouncer at run time (its admin console); put back after."""
+
+    def change(statement: str) -> None:
+        psql(lab.pgbouncer_port, [statement], database="pgbouncer")
+
+    yield change
+    change("SET server_round_robin = 0")
+    change("SET pool_mode = 'transaction'")
+
+
+async def idle_server_connections(lab: LocalCluster, database: str, count: int) -> None:
+    """Leave `count` idle server connections in PgBouncer's pool for `database`."""
+    url = lab.pgbouncer_url(database)
+    clients = [await asyncpg.connect(url, statement_cache_size=0) for _ in range(count)]
+    try:
+        held = [client.transaction() for client in clients]
+        for client, transaction in zip(clients, held, strict=True):
+            await transaction.start()
+            await client.fetchval("SELECT 1")  # each holds a server connection of its own
+        for transaction in held:
+            await transaction.commit()
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_transaction_pooling_is_seen_when_pgbouncer_hands_out_connections_in_turn(
+    lab: LocalCluster, bouncer: Callable[[str], None]
+) -> None:
+    # With server_round_robin the idle connection used longest ago goes first; with two idle
+    # ones, a client's backend changes only on its second transaction after a held one.
+    bouncer("SET server_round_robin = 1")
+    replicas = f"replica-1={lab.pgbouncer_url('replica-1')}"
+    for idle in (1, 2, 3):
+        await idle_server_connections(lab, "replica-1", idle)
+        report = await check(env_for(lab, DATABASE_REPLICA_URLS=replicas))
+        assert set(findings(report)) == {("replica-1", "pooler.transaction_pooling")}, idle
+
+
+async def test_session_pooling_is_not_transaction_pooling(
+    lab: LocalCluster, bouncer: Callable[[str], None]
+) -> None:
+    bouncer("SET pool_mode = 'session'")
+    replicas = f"replica-1={lab.pgbouncer_url('replica-1')}"
+    await idle_server_connections(lab, "replica-1", 2)
+    report = await check(env_for(lab, DATABASE_REPLICA_URLS=replicas))
+    assert findings(report) == {}  # direct behind session pooling works
+    assert ("replica-1", "pooler.proxy") in findings(report, worse_than_info=False)
+    pgbouncer_mode = await check(env_for(lab, "pgbouncer"))
+    assert {code for _, code in findings(pgbouncer_mode)} == {"pooler.not_pooled"}
 
 
 async def test_a_promotion_leaves_the_old_primary_and_its_standby_fenced(lab: LocalCluster) -> None:
