@@ -11,8 +11,9 @@ from service.check.collect import collect
 from service.check.facts import Deployment, NodeFacts
 from service.check.finding import Finding
 from service.check.rules import evaluate
+from service.check.rules.migration import MIGRATION
 from service.check.schema_head import REQUIRED_TABLES, revisions
-from service.settings import Settings
+from service.settings import NodeSettings, Settings
 
 # Per statement on an already-open connection; the connect has the node's own timeout.
 STATEMENT_TIMEOUT = 2.0
@@ -22,6 +23,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     deployment: Deployment
     nodes: list[NodeFacts]
     findings: list[Finding]
+    migration: NodeFacts | None = None  # DATABASE_MIGRATION_URL, when not the primary's URL
 
 
 def deployment_of(settings: Settings, workers: int | None, instances: int) -> Deployment:
@@ -36,18 +38,37 @@ def deployment_of(settings: Settings, workers: int | None, instances: int) -> De
     )
 
 
-async def gather_facts(settings: Settings, timeout: float = STATEMENT_TIMEOUT) -> list[NodeFacts]:
+def migration_target(settings: Settings) -> NodeSettings | None:
+    """The migration URL as a node of its own, when it is not simply the primary's URL."""
+    database = settings.database
+    if not database.migration_url or database.migration_url == database.primary.url:
+        return None
+    return NodeSettings(name=MIGRATION, url=database.migration_url, pool=database.primary.pool)
+
+
+async def gather_facts(
+    settings: Settings, timeout: float = STATEMENT_TIMEOUT
+) -> tuple[list[NodeFacts], NodeFacts | None]:
+    """Every configured node's facts, and the migration URL's (None when it is the primary's)."""
     database = settings.database
     probes = [collect(database.primary, "primary", REQUIRED_TABLES, timeout)]
     probes += [collect(node, "replica", REQUIRED_TABLES, timeout) for node in database.replicas]
-    return list(await asyncio.gather(*probes))
+    if (target := migration_target(settings)) is not None:
+        probes.append(collect(target, "primary", REQUIRED_TABLES, timeout))
+    facts = list(await asyncio.gather(*probes))
+    if target is None:
+        return facts, None
+    return facts[:-1], facts[-1]
 
 
 async def check(settings: Settings, *, workers: int | None = None, instances: int = 1) -> Report:
     deployment = deployment_of(settings, workers, instances)
-    facts = await gather_facts(settings)
+    nodes, migration = await gather_facts(settings)
     return Report(
-        deployment=deployment, nodes=facts, findings=evaluate(facts, settings, deployment)
+        deployment=deployment,
+        nodes=nodes,
+        migration=migration,
+        findings=evaluate(nodes, settings, deployment, migration),
     )
 
 

@@ -155,6 +155,27 @@ async def test_a_database_without_migrations(cluster: Topology, migrated: None) 
         psql(port, [f"DROP DATABASE {name} WITH (FORCE)"])
 
 
+async def test_a_migration_url_that_is_not_the_primary_itself(
+    cluster: Topology, migrated: None
+) -> None:
+    wrong = {
+        "through PgBouncer": cluster.pgbouncer_url("primary"),
+        "to a standby": cluster.direct_url("replica-1"),
+    }
+    for why, url in wrong.items():
+        report = await check(env_for(cluster, DATABASE_MIGRATION_URL=url))
+        assert set(findings(report)) == {("migration", "migration.not_primary")}, why
+        assert report.migration is not None
+    port = cluster.nodes[0].port
+    unknown = node_url(port, "no_such_db")
+    report = await check(env_for(cluster, DATABASE_MIGRATION_URL=unknown))
+    assert set(findings(report)) == {("migration", "migration.unreachable")}
+    # The lab's own migration URL, the direct primary, is probed in pgbouncer mode: fine.
+    report = await check(env_for(cluster, "pgbouncer"))
+    assert report.migration is not None
+    assert findings(report) == {}
+
+
 async def test_no_writable_node_is_an_error(cluster: Topology, migrated: None) -> None:
     env = {"DATABASE_URL": cluster.direct_url("replica-1"), "DATABASE_REPLICA_URLS": ""}
     report = await check(env_for(cluster, **env))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.check.facts import NodeFacts, Slot
 from service.check.finding import Finding, exit_status
+from service.check.rules import evaluate
 from service.check.rules.view import View
 from tests.unit.check_facts import deployment, findings, primary, problems, replica, settings
 
@@ -175,3 +176,23 @@ def test_findings_come_errors_first() -> None:
     nodes = [primary(alembic_revisions=None), replica(apply_delay_ms=1000)]
     severities = [f.severity for f in findings(nodes)]
     assert severities == sorted(severities, key=["error", "warning", "info"].index)
+
+
+def test_the_migration_url_must_reach_the_primary_itself() -> None:
+    def migration_problems(target: NodeFacts) -> dict[str, str]:
+        return {
+            f.code: f.severity
+            for f in evaluate([primary(), replica()], settings(), deployment(), target)
+            if f.severity != "info"
+        }
+
+    direct = primary(name="migration", address="127.0.0.1:5432/app")
+    assert migration_problems(direct) == {}
+    for broken in (
+        primary(name="migration", transaction_pooling=True),
+        primary(name="migration", in_recovery=True),
+        primary(name="migration", system_identifier="42"),
+    ):
+        assert migration_problems(broken) == {"migration.not_primary": "error"}, broken
+    down = primary(name="migration", error="refused: nothing listens", error_kind="refused")
+    assert migration_problems(down) == {"migration.unreachable": "error"}

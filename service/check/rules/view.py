@@ -36,6 +36,7 @@ class View:
     nodes: list[NodeFacts]
     settings: Settings
     deployment: Deployment
+    migration: NodeFacts | None = None  # the migration URL's facts, when not the primary's
     election: Election = field(init=False)
 
     def __post_init__(self) -> None:
