@@ -127,9 +127,11 @@ async def _transaction_pooling(
         return None  # e.g. no connection slot left: the single-connection facts still stand
     try:
         before = await first.run(first.raw.fetchval(queries.PID))
-        async with second.raw.transaction():
-            held = await second.run(second.raw.fetchval(queries.PID))
-            during = await first.run(first.raw.fetchval(queries.PID))
+        # Plain BEGIN/COMMIT statements, so that they are bounded by the deadline too.
+        await second.run(second.raw.execute("BEGIN"))
+        held = await second.run(second.raw.fetchval(queries.PID))
+        during = await first.run(first.raw.fetchval(queries.PID))
+        await second.run(second.raw.execute("COMMIT"))
         after = [await first.run(first.raw.fetchval(queries.PID)) for _ in range(2)]
         return held == before or {during, *after} != {before}
     finally:

@@ -195,13 +195,17 @@ def test_the_cli_prints_one_line_per_finding_json_and_exit_status(
             check=False,
         )
 
-    healthy = run()
+    # The lab trusts every login, so a password in the URL changes nothing but the output.
+    secret = cluster.direct_url("primary").replace("switchyard@", "switchyard:pa55word@")
+    healthy = run(DATABASE_URL=secret)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "pa55word" not in healthy.stdout + healthy.stderr
     assert healthy.stdout.strip().splitlines()[-1].endswith("0 error(s), 0 warning(s): fine")
     warned = run(DATABASE_MODE="pgbouncer")
     assert warned.returncode == 1
     assert any(line.startswith("WARN ") for line in warned.stdout.splitlines())
-    broken = run("--json", "--workers", "8", "--instances", "4")
+    broken = run("--json", "--workers", "8", "--instances", "4", DATABASE_URL=secret)
+    assert "pa55word" not in broken.stdout
     assert broken.returncode == 2
     body = json.loads(broken.stdout)
     assert body["status"] == 2
