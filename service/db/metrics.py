@@ -30,6 +30,11 @@ EXCLUSIONS = Counter(
     "Times a node was fenced (split brain) or found foreign (another cluster)",
     ["node", "state"],
 )
+BUSY_PROBES = Counter(
+    "switchyard_probe_timeouts_busy_total",
+    "Probes that timed out on a node that kept answering requests (busy, not down)",
+    ["node"],
+)
 LAG_BYTES = Gauge("switchyard_replica_lag_bytes", "Replay lag in bytes", ["node"])
 LAG_SECONDS = Gauge("switchyard_replica_lag_seconds", "Replay lag in seconds", ["node"])
 NODE_STATE = Gauge(

@@ -101,10 +101,19 @@ class HealthMonitor:
         )
 
     def _probe_failed(self, node: Node, exc: BaseException, started: float) -> None:
+        """A probe that failed outright (refused, reset, not accepting connections) marks the
+        node down. One that timed out is judged against the node's own answers: when some
+        request statement on it completed while the probe waited, the node is busy (its pool
+        or PgBouncer's queue saturated), not dead; a frozen node answers nothing and is
+        marked down, its waiting statements abandoned. A node whose every connection is
+        held by statements longer than the probe timeout cannot be told from a frozen one:
+        keep `health.timeout` above the longest statement the service runs behind PgBouncer.
+        """
         if isinstance(exc, TimeoutError) and node.last_answer >= started:
             # Busy, not dead: requests on it kept getting answers while the probe waited
             # (a saturated pool or PgBouncer queue delays the probe's own connection).
             log.info("node %s: probe timed out, but requests are answered: busy", node.name)
+            metrics.BUSY_PROBES.labels(node=node.name).inc()
             return
         self.mark_failed(node, f"probe failed: {_describe(exc)}", NodeState.DOWN)
 

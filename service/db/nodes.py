@@ -76,3 +76,11 @@ class Node:
     @property
     def checked_out(self) -> int:
         return self.sessions
+
+    def staleness(self, now: float) -> float | None:
+        """An upper bound on how stale a read here is: the lag last measured plus how long
+        ago it was measured (None before the first measurement)."""
+        health = self.health
+        if health.lag_seconds is None or health.observed_at is None:
+            return None
+        return health.lag_seconds + max(0.0, now - health.observed_at)

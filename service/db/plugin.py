@@ -11,6 +11,7 @@ read's fate -> `_add_routing_headers` says where it went.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -82,6 +83,8 @@ class SwitchyardPlugin(InitPluginProtocol):
         try:
             async with self.router.session(demand) as db:
                 record.node = db.node.name
+                if db.node is not self.router.primary:
+                    record.staleness = db.node.staleness(asyncio.get_running_loop().time())
                 yield db
         except NodeUnavailableError as exc:
             self._node_failed(request, record, exc)
@@ -107,6 +110,8 @@ class SwitchyardPlugin(InitPluginProtocol):
             return
         headers = MutableScopeHeaders.from_message(message)
         headers["X-DB-Node"] = record.node
+        if record.staleness is not None:
+            headers["X-DB-Staleness"] = f"{record.staleness:.3f}"
         if record.lsn is not None and message["status"] < 400:
             headers["X-DB-LSN"] = record.lsn
             if self._sticky is not None:

@@ -17,4 +17,5 @@ class RoutingRecord:
     node: str | None = None
     lsn: str | None = None  # the write's commit position, the client's next token
     sticky_lsn: int | None = None  # the token the client's sticky cookie carried
+    staleness: float | None = None  # on a replica: how stale its answer could be, in seconds
     retry_without: str | None = None  # set when a read's node failed: re-run it elsewhere

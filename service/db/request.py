@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from litestar import Request
@@ -52,6 +54,34 @@ def sticky_token(request: Request[Any, Any, Any], sticky: StickyWindow | None) -
         return None
 
 
+_DURATION = re.compile(r"^\s*(\d{1,9}(?:\.\d{1,6})?)\s*(ms|s)?\s*$")
+_MAX_STALENESS_HEADER = "X-DB-Max-Staleness"
+
+
+def parse_staleness(value: str) -> float:
+    """`250ms`, `2s` or `2` (seconds) as seconds; anything else is the client's 400."""
+    match = _DURATION.match(value)
+    if match is None:
+        raise InvalidHeader(
+            _MAX_STALENESS_HEADER, "must be a duration like 250ms or 2s (zero or more)"
+        )
+    number, unit = match.groups()
+    return float(number) / 1000 if unit == "ms" else float(number)
+
+
+def max_staleness(request: Request[Any, Any, Any]) -> float | None:
+    """The tighter of the request's X-DB-Max-Staleness and the route's db_max_staleness."""
+    header = request.headers.get("x-db-max-staleness")
+    bound = parse_staleness(header) if header is not None else None
+    route = request.route_handler.opt.get("db_max_staleness")
+    if route is not None:
+        route_bound = float(route)
+        if not math.isfinite(route_bound) or route_bound < 0:
+            raise Problem(f"route option db_max_staleness={route!r} is not a duration in seconds")
+        bound = route_bound if bound is None else min(bound, route_bound)
+    return bound
+
+
 def demand_of(request: Request[Any, Any, Any], cookie_token: int | None) -> Demand:
     intent = resolve_intent(
         request.method,
@@ -61,4 +91,4 @@ def demand_of(request: Request[Any, Any, Any], cookie_token: int | None) -> Dema
     header = request.headers.get("x-db-min-lsn")
     min_lsn = parse_lsn(header) if header else cookie_token
     exclude: frozenset[str] = request.scope["state"].get(EXCLUDE_KEY, frozenset())
-    return Demand(intent, min_lsn, exclude)
+    return Demand(intent, min_lsn, max_staleness(request), exclude)

@@ -143,6 +143,7 @@ class DatabaseRouter:
             least_connections=self._least,
             fallback_to_primary=self.settings.fallback == "primary",
             token_margin=self.settings.token_margin_bytes,
+            now=asyncio.get_running_loop().time(),
         )
 
     def session(self, demand: Demand) -> AbstractAsyncContextManager[DbSession]:

@@ -22,6 +22,9 @@ class ReplicaView(Protocol):
     def replay_lsn(self) -> int | None: ...
     @property
     def checked_out(self) -> int: ...
+    def staleness(self, now: float) -> float | None:
+        """How stale its answers may be: its measured lag plus that measurement's age."""
+        ...
 
 
 R = TypeVar("R", bound=ReplicaView)
@@ -35,6 +38,10 @@ class Candidate:
     serving: bool
     replay_lsn: int | None
     checked_out: int
+    stale: float | None = 0.0
+
+    def staleness(self, now: float) -> float | None:
+        return self.stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,8 @@ class Demand:
 
     intent: Intent
     min_lsn: int | None = None
+    # Seconds of staleness the client tolerates (X-DB-Max-Staleness, or the route's option).
+    max_staleness: float | None = None
     exclude: frozenset[str] = frozenset()
 
 
@@ -67,7 +76,11 @@ class Choice:
 
 
 def eligible_replicas(
-    replicas: Sequence[R], min_lsn: int | None, exclude: frozenset[str] = frozenset()
+    replicas: Sequence[R],
+    min_lsn: int | None,
+    exclude: frozenset[str] = frozenset(),
+    max_staleness: float | None = None,
+    now: float = 0.0,
 ) -> list[R]:
     return [
         r
@@ -75,7 +88,12 @@ def eligible_replicas(
         if r.serving
         and (not exclude or r.name not in exclude)
         and (min_lsn is None or (r.replay_lsn is not None and r.replay_lsn >= min_lsn))
+        and (max_staleness is None or _within(r.staleness(now), max_staleness))
     ]
+
+
+def _within(staleness: float | None, bound: float) -> bool:
+    return staleness is not None and staleness <= bound
 
 
 def choose_read_replica(eligible: Sequence[R], turn: int, least_connections: bool) -> R | None:
@@ -107,26 +125,27 @@ def choose(
     least_connections: bool,
     fallback_to_primary: bool,
     token_margin: int,
+    now: float = 0.0,
 ) -> Choice:
     """The node for a session. Writes and strong reads: the primary. Reads: a serving replica
     that has replayed the client's token, else the primary (or a 503 with fallback off)."""
     if demand.intent is not Intent.READ:
         return Choice(primary_or_unavailable(primary, demand.exclude))
-    min_lsn, exclude = demand.min_lsn, demand.exclude
+    min_lsn, exclude, bound = demand.min_lsn, demand.exclude, demand.max_staleness
     if min_lsn is not None and primary.lsn is not None and min_lsn > primary.lsn + token_margin:
         # Beyond anything the primary had written at its last probe, by more than it writes
         # between probes: no replica can have it, so none is asked (the token is forged,
         # from another cluster, or from a write this instance has not seen the WAL of yet).
         return Choice(primary_or_unavailable(primary, exclude), fallback=True)
     chosen = choose_read_replica(
-        eligible_replicas(replicas, min_lsn, exclude), turn, least_connections
+        eligible_replicas(replicas, min_lsn, exclude, bound, now), turn, least_connections
     )
     if chosen is not None:
         return Choice(chosen.name)
     if min_lsn is not None:
         # The monitor's positions are up to one probe old: ask a serving replica itself.
         serving = choose_read_replica(
-            eligible_replicas(replicas, None, exclude), turn, least_connections
+            eligible_replicas(replicas, None, exclude, bound, now), turn, least_connections
         )
         if serving is not None:
             return Choice(serving.name, verify_replay=True)

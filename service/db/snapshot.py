@@ -31,6 +31,7 @@ class NodeSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     pool: dict[str, int] | None
     ignored_settings: list[str]
     last_error: str | None
+    consecutive_failures: int
 
 
 class HealthSnapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,4 +88,5 @@ def _node(node: Node, is_primary: bool) -> NodeSnapshot:
         pool=node.pool_numbers(),
         ignored_settings=list(node.warnings),
         last_error=health.last_error,
+        consecutive_failures=health.failures,
     )

@@ -76,3 +76,18 @@ def test_a_strong_read_is_not_rerun_on_the_primary_that_failed_it() -> None:
     assert pick(Demand(Intent.STRONG_READ), []) == Choice("primary")
     with pytest.raises(NodeUnavailableError):
         pick(Demand(Intent.STRONG_READ, exclude=frozenset({"primary"})), [up("r1")])
+
+
+def test_a_staleness_bound_admits_only_replicas_known_fresh_enough() -> None:
+    replicas = [
+        Candidate("r1", True, 1000, 0, stale=3.0),
+        Candidate("r2", True, 1000, 0, stale=None),
+    ]
+    assert pick(Demand(Intent.READ, max_staleness=5.0), replicas) == Choice("r1")
+    assert pick(Demand(Intent.READ, max_staleness=1.0), replicas) == Choice(
+        "primary", fallback=True
+    )
+    with pytest.raises(NoNodeAvailableError):
+        pick(Demand(Intent.READ, max_staleness=1.0), replicas, fallback=False)
+    # Unbounded reads do not care how stale a replica is.
+    assert pick(Demand(Intent.READ), replicas[:1]) == Choice("r1")

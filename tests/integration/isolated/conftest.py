@@ -1,15 +1,11 @@
-"""Each test here changes who the primary is, so each gets a topology and a service of its own."""
+"""Tests that change who the primary is or inject lag: each owns a topology and a service."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -17,41 +13,25 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.cluster import ClusterError, LocalCluster
+from service.cluster import LocalCluster
 from service.settings import Settings, load_settings
+from tests.fixtures.topology import scratch_cluster
 from tests.integration.conftest import MODE
 
 # A short probe interval keeps the tests short; the bounds below are in intervals.
 PROBE_INTERVAL = 0.5
 
 
-@contextlib.contextmanager
-def scratch_cluster(replicas: int) -> Iterator[LocalCluster]:
-    base = Path(tempfile.mkdtemp(prefix="switchyard-roles-", dir="/dev/shm"))
-    base.chmod(0o755)  # the servers run as `postgres` and must enter it
-    cluster = LocalCluster(base, replicas=replicas)
-    try:
-        cluster.up()
-    except ClusterError as exc:
-        cluster.destroy()
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start a topology for the roles tests: {exc}", pytrace=False)
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
-
-
 @pytest.fixture
 def stranger() -> Iterator[LocalCluster]:
     """A one-node cluster of its own: another system identifier."""
-    with scratch_cluster(replicas=0) as cluster:
+    with scratch_cluster(replicas=0, prefix="switchyard-stranger-") as cluster:
         yield cluster
 
 
 @pytest.fixture
 def lab() -> Iterator[LocalCluster]:
-    with scratch_cluster(replicas=2) as cluster:
+    with scratch_cluster(replicas=2, prefix="switchyard-roles-") as cluster:
         migrate = subprocess.run(
             [sys.executable, "-m", "service.cli", "migrate"],
             env={**os.environ, **cluster.env(MODE)},

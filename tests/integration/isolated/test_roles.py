@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.cluster import LocalCluster
 from tests.integration.helpers import Client, unique_email
-from tests.integration.roles.conftest import MODE, PROBE_INTERVAL, lab_settings
-from tests.integration.roles.nodes import follow, health_of, promote, sql, timeline, wait_for
+from tests.integration.isolated.conftest import MODE, PROBE_INTERVAL, lab_settings
+from tests.integration.isolated.nodes import follow, health_of, promote, sql, timeline, wait_for
 
 
 @dataclass

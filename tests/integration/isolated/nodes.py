@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import asyncpg
+import httpx
 
 from service.cluster import LocalCluster
 from tests.integration.helpers import Client
@@ -45,12 +46,14 @@ async def timeline(lab: LocalCluster, node: str) -> int:
     return int(value or 0)
 
 
-async def health_of(client: Client) -> dict[str, dict[str, Any]]:
+async def health_of(client: Client | httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     body = (await client.get("/health/db")).json()
     return {node["name"]: {**node, "_primary": body["primary"]} for node in body["nodes"]}
 
 
-async def wait_for(client: Client, predicate: Any, within: float, what: str) -> None:
+async def wait_for(
+    client: Client | httpx.AsyncClient, predicate: Any, within: float, what: str
+) -> None:
     loop = asyncio.get_running_loop()
     give_up = loop.time() + within
     while not predicate(await health_of(client)):
