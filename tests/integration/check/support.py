@@ -6,21 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
-import pytest
 
 from service.check import Finding
 from service.check.run import Report
-from service.cluster import ClusterError, LocalCluster, Topology
+from service.cluster import LocalCluster, Topology
 from service.cluster.postgres import psql
 from service.settings import Settings, load_settings
+from tests.fixtures.topology import scratch_cluster
 
 # A frozen node must cost the suite well under a second, not the 2 s default.
 FAST = {"SWITCHYARD_DATABASE__POOL__CONNECT_TIMEOUT": "0.5"}
@@ -32,24 +29,13 @@ RETRY_FAST = "ALTER SYSTEM SET wal_retrieve_retry_interval = '100ms'"
 @contextlib.contextmanager
 def started_lab(prefix: str) -> Iterator[LocalCluster]:
     """A migrated primary + 2 replicas + PgBouncer of the caller's own, destroyed after."""
-    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/dev/shm"))
-    base.chmod(0o755)  # the servers run as `postgres` and must enter it
-    topology = LocalCluster(base, replicas=2)
-    try:
-        topology.up()
-    except ClusterError as exc:
-        topology.destroy()
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start the check topology: {exc}", pytrace=False)
-    try:
+    with scratch_cluster(replicas=2, prefix=prefix) as topology:
         migrate = [sys.executable, "-m", "service.cli", "migrate"]
         env = {**os.environ, **topology.env("direct")}
         subprocess.run(migrate, env=env, check=True, capture_output=True, timeout=120)
         for node in topology.nodes[1:]:
             psql(node.port, [RETRY_FAST, "SELECT pg_reload_conf()"])
         yield topology
-    finally:
-        topology.destroy()
 
 
 def findings(report: Report, worse_than_info: bool = True) -> dict[tuple[str, str], Finding]:
