@@ -69,30 +69,36 @@ async def collect(
         "dialled_port": port,
     }
     dsn = asyncpg_dsn(node.url)
-    conn: _Conn | None = None
     try:
         conn = await _connect(dsn, node, timeout)
-        known.update(await _facts(conn, required_tables))
-        known["transaction_pooling"] = await _transaction_pooling(conn, dsn, node, timeout)
     except Exception as exc:  # TimeoutError included
         kind, words = classify(exc)
-        # A node that answered the connect but failed later still counts as unreachable:
-        # the service would fail on it the same way.
+        return NodeFacts(**known, error=words, error_kind=kind)
+    try:
+        known.update(await _facts(conn, required_tables))
+        known["transaction_pooling"] = await _transaction_pooling(conn, dsn, node, timeout)
+    except asyncpg.PostgresError as exc:
+        known.update(error=f"connected, but the check's query failed: {exc}", error_kind="query")
+    except Exception as exc:
+        # Lost or timed out after the connect: the service would fail on it the same way.
+        kind, words = classify(exc)
         known.update(error=words, error_kind=kind)
     finally:
-        if conn is not None:
-            conn.raw.terminate()  # nothing to say goodbye to on a probe connection
+        conn.raw.terminate()  # nothing to say goodbye to on a probe connection
     return NodeFacts(**known)
 
 
 async def _facts(conn: _Conn, required_tables: tuple[str, ...]) -> dict[str, Any]:
     row = dict(await conn.run(conn.raw.fetchrow(queries.NODE)))
     conninfo = row.pop("primary_conninfo")
-    row.pop("pid")
     facts: dict[str, Any] = row
     if row["in_recovery"]:
         receiver = await conn.run(conn.raw.fetchrow(queries.WAL_RECEIVER))
-        facts["streaming"] = receiver is not None and receiver["status"] == "streaming"
+        # No row: no WAL receiver at all. A row without status: hidden from this role.
+        if receiver is None:
+            facts["streaming"] = False
+        elif receiver["status"] is not None:
+            facts["streaming"] = receiver["status"] == "streaming"
         if receiver is not None and receiver["sender_host"]:
             facts["upstream_host"] = receiver["sender_host"]
             facts["upstream_port"] = receiver["sender_port"]
@@ -101,11 +107,18 @@ async def _facts(conn: _Conn, required_tables: tuple[str, ...]) -> dict[str, Any
     slots = await conn.run(conn.raw.fetch(queries.SLOTS))
     facts["slots"] = tuple(Slot(r["slot_name"], r["active"]) for r in slots)
     wanted = [*required_tables, "alembic_version"]
-    present = {r["t"] for r in await conn.run(conn.raw.fetch(queries.TABLES, wanted))}
+    present = {r["t"]: r["missing"] for r in await conn.run(conn.raw.fetch(queries.TABLES, wanted))}
     facts["tables"] = tuple(t for t in required_tables if t in present)
+    facts["missing_privileges"] = tuple(
+        (t, privilege) for t in facts["tables"] for privilege in present[t]
+    )
     if "alembic_version" in present:
-        revisions = await conn.run(conn.raw.fetch(queries.ALEMBIC))
-        facts["alembic_revisions"] = tuple(r["version_num"] for r in revisions)
+        try:
+            revisions = await conn.run(conn.raw.fetch(queries.ALEMBIC))
+        except asyncpg.InsufficientPrivilegeError as exc:
+            facts["alembic_error"] = str(exc)
+        else:
+            facts["alembic_revisions"] = tuple(r["version_num"] for r in revisions)
     return facts
 
 

@@ -23,6 +23,10 @@ _ACTIONS: dict[ErrorKind, str] = {
     "tls": "match the URL's sslmode to what the server offers (ssl = on in postgresql.conf)",
     "database": "create the database, or fix the database name at the end of its URL",
     "host": "fix the host name in its URL (DNS does not know it)",
+    "query": (
+        "the check needs PostgreSQL 13 or later; the message names what this role could not "
+        "read (pg_monitor grants most of it)"
+    ),
     "other": "read the server's log for the reason",
 }
 

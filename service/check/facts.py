@@ -9,7 +9,15 @@ import msgspec
 from service.settings import Mode
 
 ErrorKind = Literal[
-    "refused", "timeout", "authentication", "certificate", "tls", "database", "host", "other"
+    "refused",
+    "timeout",
+    "authentication",
+    "certificate",
+    "tls",
+    "database",
+    "host",
+    "query",  # connected, but the check's own query failed
+    "other",
 ]
 
 
@@ -48,7 +56,10 @@ class NodeFacts(msgspec.Struct, frozen=True, kw_only=True):
     slots: tuple[Slot, ...] = ()
     lsn: int | None = None  # replay position on a standby, insert position on a primary
     alembic_revisions: tuple[str, ...] | None = None  # None: no alembic_version table
+    alembic_error: str | None = None  # alembic_version exists but this role cannot read it
     tables: tuple[str, ...] = ()  # the required tables that exist
+    # (table, privilege) pairs: what this role may not do to a required table.
+    missing_privileges: tuple[tuple[str, str], ...] = ()
 
     @property
     def reachable(self) -> bool:

@@ -16,7 +16,6 @@ SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS tls,
        host(inet_server_addr()) AS server_addr,
        inet_server_port() AS server_port,
-       pg_backend_pid() AS pid,
        current_setting('max_connections')::int AS max_connections,
        current_setting('superuser_reserved_connections')::int AS reserved_connections,
        (SELECT count(*) FROM pg_stat_activity
@@ -42,7 +41,17 @@ SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver
 
 SLOTS = "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'physical'"
 
-TABLES = "SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL"
+# The tables that exist, and which of what the API does to them this role may not do.
+TABLES = """
+SELECT t,
+       array_remove(ARRAY[
+           CASE WHEN has_table_privilege(t, 'SELECT') THEN NULL ELSE 'SELECT' END,
+           CASE WHEN has_table_privilege(t, 'INSERT') THEN NULL ELSE 'INSERT' END,
+           CASE WHEN has_table_privilege(t, 'UPDATE') THEN NULL ELSE 'UPDATE' END
+       ], NULL) AS missing
+FROM unnest($1::text[]) AS t
+WHERE to_regclass(t) IS NOT NULL
+"""
 
 ALEMBIC = "SELECT version_num FROM alembic_version ORDER BY version_num"
 

@@ -196,3 +196,26 @@ def test_the_migration_url_must_reach_the_primary_itself() -> None:
         assert migration_problems(broken) == {"migration.not_primary": "error"}, broken
     down = primary(name="migration", error="refused: nothing listens", error_kind="refused")
     assert migration_problems(down) == {"migration.unreachable": "error"}
+
+
+def test_privileges_the_api_needs_differ_between_primary_and_standby() -> None:
+    lacking = (("customers", "INSERT"), ("orders", "SELECT"))
+    assert problems([primary(missing_privileges=lacking), replica()]) == {
+        "schema.privileges": "error"
+    }
+    # A standby without INSERT is fine: nothing is written there.
+    assert problems([primary(), replica(missing_privileges=(("customers", "INSERT"),))]) == {}
+    assert problems([primary(), replica(missing_privileges=(("orders", "SELECT"),))]) == {
+        "schema.privileges": "error"
+    }
+
+
+def test_what_this_role_cannot_read_is_said_not_guessed() -> None:
+    unreadable = primary(alembic_revisions=None, alembic_error="permission denied")
+    assert problems([unreadable, replica()]) == {"schema.unreadable": "warning"}
+    hidden = replica(upstream_host=None, upstream_port=None, streaming=None)
+    assert problems([primary(), hidden]) == {}
+    codes = {f.code for f in findings([primary(), hidden])}
+    assert "replication.upstream_unknown" in codes
+    failed = replica(error="connected, but the check's query failed: x", error_kind="query")
+    assert problems([primary(), failed]) == {"node.unreadable": "warning"}

@@ -14,7 +14,7 @@ def summary(node: NodeFacts, primary: NodeFacts | None) -> str:
     role = "standby" if node.in_recovery else "writable"
     lag = lag_bytes(node, primary) if node.in_recovery else None
     if lag is not None:
-        role += f" {lag} bytes behind"
+        role += f" ({lag} bytes behind)"
     # "15.18 (Debian 15.18-0+deb12u1)": the number is what an operator compares.
     version = (node.server_version or "?").split(" ")[0]
     tls = {True: "TLS on", False: "TLS off", None: "TLS unknown"}[node.tls]
@@ -26,7 +26,15 @@ def summary(node: NodeFacts, primary: NodeFacts | None) -> str:
 
 def findings(view: View) -> Iterator[Finding]:
     for node in view.nodes:
-        if not node.reachable:
+        if node.error_kind == "query":
+            yield Finding(
+                severity="warning",
+                node=node.name,
+                code="node.unreadable",
+                message=f"{node.address}: {node.error}",
+                action=action_for("query"),
+            )
+        elif not node.reachable:
             assert node.error_kind is not None
             yield Finding(
                 severity="error",

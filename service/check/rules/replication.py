@@ -44,7 +44,14 @@ def findings(view: View) -> Iterator[Finding]:
 
 def _upstream(node: NodeFacts, primary: NodeFacts, view: View) -> Iterator[Finding]:
     if node.upstream_host is None:
-        return  # not visible without pg_read_all_settings / pg_read_all_stats
+        yield Finding(
+            severity="info",
+            node=node.name,
+            code="replication.upstream_unknown",
+            message="whom it streams from is hidden from this role: not checked",
+            action="grant pg_read_all_stats (or pg_monitor) to check it",
+        )
+        return
     host, port = node.upstream_host, node.upstream_port
     if _same_server(host, port, primary):
         return

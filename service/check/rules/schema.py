@@ -17,7 +17,15 @@ def findings(view: View) -> Iterator[Finding]:
     d = view.deployment
     heads = set(d.migration_heads)
     revisions = primary.alembic_revisions
-    if revisions is None:
+    if primary.alembic_error is not None:
+        yield Finding(
+            severity="warning",
+            node=primary.name,
+            code="schema.unreadable",
+            message=f"the revision is unknown: {primary.alembic_error}",
+            action="GRANT SELECT ON alembic_version to this role, or check as the migration user",
+        )
+    elif revisions is None:
         yield Finding(
             severity="error",
             node=primary.name,
@@ -58,3 +66,23 @@ def findings(view: View) -> Iterator[Finding]:
             message=f"{primary.name} lacks the tables {', '.join(missing)}: the API cannot work",
             action=_MIGRATE,
         )
+    yield from _privileges(view)
+
+
+# What the API does on each kind of node: reads everywhere, upserts on the primary.
+_NEEDED = {True: ("SELECT",), False: ("SELECT", "INSERT", "UPDATE")}
+
+
+def _privileges(view: View) -> Iterator[Finding]:
+    for node in [n for n in (view.primary, *view.standbys) if n is not None]:
+        needed = _NEEDED[bool(node.in_recovery)]
+        lacking = [f"{p} on {t}" for t, p in node.missing_privileges if p in needed]
+        if lacking:
+            yield Finding(
+                severity="error",
+                node=node.name,
+                code="schema.privileges",
+                message=f"this role may not {', '.join(lacking)}: those requests will fail",
+                action=f"GRANT {', '.join(needed)} ON {', '.join(view.deployment.required_tables)}"
+                " TO the service's role",
+            )

@@ -18,6 +18,7 @@ from service.cluster.proc import free_ports
 from service.settings import Settings
 from tests.integration.check.support import env_for, findings
 from tests.integration.conftest import MODE
+from tests.integration.helpers import wait_for_replicas
 
 
 async def test_the_healthy_lab_has_no_errors_or_warnings(settings: Settings) -> None:
@@ -143,6 +144,49 @@ async def test_a_migration_url_that_is_not_the_primary_itself(
     report = await check(env_for(cluster, "pgbouncer"))
     assert report.migration is not None
     assert findings(report) == {}
+
+
+async def test_a_role_without_grants_and_then_with_them(cluster: Topology, migrated: None) -> None:
+    role = f"check_{uuid.uuid4().hex[:8]}"
+    port = cluster.nodes[0].port
+
+    def as_role(name: str) -> str:
+        return cluster.direct_url(name).replace("switchyard@", f"{role}@")
+
+    env = {
+        "DATABASE_URL": as_role("primary"),
+        "DATABASE_REPLICA_URLS": f"replica-1={as_role('replica-1')}",
+    }
+    psql(port, [f"CREATE ROLE {role} LOGIN"])
+    try:
+        await wait_for_replicas(cluster)
+        report = await check(env_for(cluster, **env))
+        assert {key: f.severity for key, f in findings(report).items()} == {
+            ("primary", "schema.privileges"): "error",
+            ("replica-1", "schema.privileges"): "error",
+            ("primary", "schema.unreadable"): "warning",
+        }
+        assert "INSERT on customers" in findings(report)[("primary", "schema.privileges")].message
+        # A standby is only read: SELECT is all it needs.
+        assert "INSERT" not in findings(report)[("replica-1", "schema.privileges")].message
+        # Hidden from a plain role, so not checked rather than guessed.
+        everything = findings(report, worse_than_info=False)
+        assert ("replica-1", "replication.upstream_unknown") in everything
+        psql(
+            port,
+            [
+                f"GRANT SELECT, INSERT, UPDATE ON customers, orders TO {role}",
+                f"GRANT SELECT ON alembic_version TO {role}",
+                f"GRANT pg_read_all_stats, pg_read_all_settings TO {role}",
+            ],
+            database="switchyard",
+        )
+        await wait_for_replicas(cluster)
+        report = await check(env_for(cluster, **env))
+        assert findings(report) == {}
+        assert ("replica-1", "replication.upstream_unknown") not in findings(report, False)
+    finally:
+        psql(port, [f"DROP OWNED BY {role}", f"DROP ROLE {role}"], database="switchyard")
 
 
 async def test_no_writable_node_is_an_error(cluster: Topology, migrated: None) -> None:
