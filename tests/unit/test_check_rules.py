@@ -88,6 +88,15 @@ def test_pool_arithmetic_counts_workers_instances_pool_and_probe() -> None:
     assert "of 97 allowed" in message
 
 
+def test_a_promoted_replica_counts_a_read_and_a_write_pool() -> None:
+    # replica-1 is the primary now (timeline 2): 4 x (2 x 10 + 1) = 84 > 0.8 x 97.
+    nodes = [primary(in_recovery=True), replica(in_recovery=False, timeline=2)]
+    pools = {f.node: f for f in findings(nodes, workers=4) if f.code.startswith("pool.")}
+    assert pools["replica-1"].code == "pool.tight"
+    assert "2 x (10 pool + 0 overflow)" in pools["replica-1"].message
+    assert pools["primary"].code == "pool.fits"  # 4 x (10 + 1) = 44
+
+
 def test_schema_findings_name_what_is_missing() -> None:
     assert problems([primary(alembic_revisions=None, tables=())]) == {
         "schema.unmigrated": "error",

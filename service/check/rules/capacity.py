@@ -17,9 +17,15 @@ TIGHT_SHARE = 0.8
 MONITOR_CONNECTIONS = 1
 
 
-def planned(node: NodeSettings, workers: int, instances: int) -> int:
-    per_process = node.pool.pool_size + node.pool.max_overflow + MONITOR_CONNECTIONS
+def planned(node: NodeSettings, workers: int, instances: int, pools: int = 1) -> int:
+    per_process = pools * (node.pool.pool_size + node.pool.max_overflow) + MONITOR_CONNECTIONS
     return workers * instances * per_process
+
+
+def pools_on(node: NodeFacts, view: View) -> int:
+    """Engines a process keeps on the node: a configured replica that was promoted gets a
+    writer beside its read engine, each with a pool of the node's size."""
+    return 2 if node is view.primary and node.configured_role == "replica" else 1
 
 
 def findings(view: View) -> Iterator[Finding]:
@@ -50,8 +56,9 @@ def findings(view: View) -> Iterator[Finding]:
                 ),
             )
         else:
-            wanted = planned(settings, deployment.workers, deployment.instances)
-            yield _arithmetic(node, settings, wanted, view)
+            pools = pools_on(node, view)
+            wanted = planned(settings, deployment.workers, deployment.instances, pools)
+            yield _arithmetic(node, settings, pools, wanted, view)
 
 
 def _available(node: NodeFacts) -> int:
@@ -60,12 +67,17 @@ def _available(node: NodeFacts) -> int:
     return node.max_connections - node.reserved_connections
 
 
-def _arithmetic(node: NodeFacts, settings: NodeSettings, wanted: int, view: View) -> Finding:
+def _arithmetic(
+    node: NodeFacts, settings: NodeSettings, pools: int, wanted: int, view: View
+) -> Finding:
     d = view.deployment
     available = _available(node)
+    per_engine = f"{settings.pool.pool_size} pool + {settings.pool.max_overflow} overflow"
+    # A promoted replica's read and write engines: "2 x (10 pool + 0 overflow)".
+    engines = per_engine if pools == 1 else f"{pools} x ({per_engine})"
     sum_text = (
-        f"{d.workers} workers x {d.instances} instances x ({settings.pool.pool_size} pool + "
-        f"{settings.pool.max_overflow} overflow + {MONITOR_CONNECTIONS} probe) = {wanted} "
+        f"{d.workers} workers x {d.instances} instances x ({engines} + "
+        f"{MONITOR_CONNECTIONS} probe) = {wanted} "
         f"connections, of {available} allowed (max_connections {node.max_connections} - "
         f"{node.reserved_connections} reserved)"
     )
