@@ -68,7 +68,8 @@ async def check(settings: Settings, *, workers: int | None = None, instances: in
         deployment=deployment,
         nodes=nodes,
         migration=migration,
-        findings=evaluate(nodes, settings, deployment, migration),
+        # Off the event loop: comparing a standby's upstream with the nodes may resolve names.
+        findings=await asyncio.to_thread(evaluate, nodes, settings, deployment, migration),
     )
 
 
