@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 
-from service.check import check
+from service.check import check, exit_status, run_checks
 from service.cluster import Topology
 from service.cluster.config import node_url
 from service.cluster.postgres import psql
@@ -96,6 +96,26 @@ async def test_unreachable_nodes_say_why_in_plain_words(cluster: Topology, migra
         "nodb": "database",
         "nobody": "authentication",
     }
+
+
+async def test_run_checks_at_start_up_reports_a_dead_topology_instead_of_raising(
+    cluster: Topology,
+) -> None:
+    closed = free_ports(3)
+    urls = [f"postgresql://switchyard@127.0.0.1:{port}/switchyard" for port in closed]
+    env = {
+        "DATABASE_URL": urls[0],
+        "DATABASE_REPLICA_URLS": f"r1={urls[1]},r2={urls[2]}",
+        "DATABASE_MIGRATION_URL": "",
+    }
+    result = await run_checks(env_for(cluster, **env))
+    errors = {(f.node, f.code) for f in result if f.severity == "error"}
+    assert errors == {
+        ("primary", "node.unreachable"),
+        ("r1", "node.unreachable"),
+        ("r2", "node.unreachable"),
+    }
+    assert exit_status(result) == 2
 
 
 async def test_a_database_without_migrations(cluster: Topology, migrated: None) -> None:
