@@ -23,6 +23,11 @@ _ACTIONS: dict[ErrorKind, str] = {
     "tls": "match the URL's sslmode to what the server offers (ssl = on in postgresql.conf)",
     "database": "create the database, or fix the database name at the end of its URL",
     "host": "fix the host name in its URL (DNS does not know it)",
+    "not_accepting": (
+        "wait while it starts or recovers; on a standby that never accepts sessions, set "
+        "hot_standby = on"
+    ),
+    "full": "find what holds the connections (pg_stat_activity), or raise max_connections",
     "query": (
         "the check needs PostgreSQL 13 or later; the message names what this role could not "
         "read (pg_monitor grants most of it)"
@@ -52,6 +57,10 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
     ):
         return "authentication", f"authentication failed: {detail}"
+    if isinstance(exc, asyncpg.CannotConnectNowError):
+        return "not_accepting", f"not accepting sessions: {detail}"
+    if isinstance(exc, asyncpg.TooManyConnectionsError):
+        return "full", f"no connection slot left: {detail}"
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return "database", f"unknown database: {detail}"
     if isinstance(exc, OSError) and exc.errno is not None:

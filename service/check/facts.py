@@ -16,6 +16,8 @@ ErrorKind = Literal[
     "tls",
     "database",
     "host",
+    "not_accepting",  # up, but refusing sessions: starting, stopping, or hot_standby = off
+    "full",  # no connection slot left
     "query",  # connected, but the check's own query failed
     "other",
 ]

@@ -21,6 +21,8 @@ def test_each_failure_gets_its_kind_and_a_remedy() -> None:
         asyncpg.InvalidPasswordError("password authentication failed"): "authentication",
         asyncpg.InvalidCatalogNameError('database "x" does not exist'): "database",
         ConnectionError("PostgreSQL server at 127.0.0.1 rejected SSL upgrade"): "tls",
+        asyncpg.CannotConnectNowError("the database system is starting up"): "not_accepting",
+        asyncpg.TooManyConnectionsError("sorry, too many clients already"): "full",
         RuntimeError("something else"): "other",
     }
     for exc, kind in cases.items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import asyncpg
+
 from service.check import check
 from service.cluster import LocalCluster
 from service.cluster.postgres import psql
@@ -56,6 +58,16 @@ async def test_tls_on_and_a_certificate_the_client_rejects(
     assert report.nodes[0].error_kind == "certificate"
 
 
+async def take_every_slot(url: str) -> list[asyncpg.Connection]:
+    held: list[asyncpg.Connection] = []
+    try:
+        while len(held) < 100:  # bounded: the server here allows 12
+            held.append(await asyncpg.connect(url))
+    except asyncpg.TooManyConnectionsError:
+        return held
+    raise AssertionError("the server never ran out of connection slots")
+
+
 async def test_max_connections_too_low_for_the_pool(lab: LocalCluster) -> None:
     # 12 - 3 reserved = 9 slots, below one process's 10 + 1 probe. A standby needs at least
     # its primary's max_connections, so lowering the primary's alone is allowed.
@@ -66,6 +78,15 @@ async def test_max_connections_too_low_for_the_pool(lab: LocalCluster) -> None:
         await streaming(lab)
         report = await check(env_for(lab))
         assert set(findings(report)) == {("primary", "pool.too_large")}
+        # Every slot taken (superusers' reserved ones too): the next connect is refused.
+        held = await take_every_slot(lab.direct_url("primary"))
+        try:
+            report = await check(env_for(lab))
+        finally:
+            for conn in held:
+                await conn.close()
+        full = findings(report)[("primary", "node.unreachable")]
+        assert "no connection slot left" in full.message
     finally:
         psql(port, ["ALTER SYSTEM RESET max_connections"])
         lab.restart("primary")
@@ -97,3 +118,24 @@ async def test_session_pooling_is_not_transaction_pooling(
     assert ("replica-1", "pooler.proxy") in findings(report, worse_than_info=False)
     pgbouncer_mode = await check(env_for(lab, "pgbouncer"))
     assert {code for _, code in findings(pgbouncer_mode)} == {"pooler.not_pooled"}
+
+
+async def test_a_standby_that_does_not_accept_sessions(lab: LocalCluster) -> None:
+    # hot_standby = off: the standby replays but refuses every session, so no SQL can undo
+    # it; the line is taken out of postgresql.auto.conf by hand afterwards.
+    node = next(n for n in lab.nodes if n.name == "replica-2")
+    psql(node.port, ["ALTER SYSTEM SET hot_standby = off"])
+    auto_conf = node.data_dir / "postgresql.auto.conf"
+    lab.restart("replica-2")
+    try:
+        report = await check(env_for(lab))
+        [(key, finding)] = findings(report).items()
+        assert key == ("replica-2", "node.unreachable")
+        assert "not accepting sessions" in finding.message
+        assert "hot_standby = on" in finding.action
+    finally:
+        lines = auto_conf.read_text().splitlines(keepends=True)
+        write_server_file(auto_conf, "".join(x for x in lines if "hot_standby" not in x))
+        lab.restart("replica-2")
+        await streaming(lab)
+    assert findings(await check(env_for(lab))) == {}
