@@ -19,8 +19,6 @@ from service.cluster.postgres import psql
 from service.settings import Settings, load_settings
 from tests.fixtures.topology import scratch_cluster
 
-# A frozen node must cost the suite well under a second, not the 2 s default.
-FAST = {"SWITCHYARD_DATABASE__POOL__CONNECT_TIMEOUT": "0.5"}
 # A standby retries a failed stream after 5 s by default; tests that break streaming on
 # purpose should not wait that long for it to come back.
 RETRY_FAST = "ALTER SYSTEM SET wal_retrieve_retry_interval = '100ms'"
@@ -45,7 +43,7 @@ def findings(report: Report, worse_than_info: bool = True) -> dict[tuple[str, st
 
 
 def env_for(topology: Topology, mode: str = "direct", **changes: str) -> Settings:
-    return load_settings({**topology.env(mode), **FAST, **changes})
+    return load_settings({**topology.env(mode), **changes})
 
 
 def port_of(lab: LocalCluster, name: str) -> int:

@@ -29,6 +29,8 @@ async def test_lab_is_healthy_before_it_is_broken(lab: LocalCluster) -> None:
 async def test_a_frozen_node_times_out(lab: LocalCluster) -> None:
     lab.freeze("replica-2")
     try:
+        # The default 2 s connect timeout: a shorter one could give up on a healthy node of
+        # a loaded machine too.
         report = await check(env_for(lab))
     finally:
         lab.thaw("replica-2")

@@ -21,6 +21,7 @@ from tests.integration.helpers import wait_for_replicas
 async def test_an_apply_delay_is_a_warning(lab: LocalCluster) -> None:
     lab.set_apply_delay("replica-1", 2)
     try:
+        await settled(lab, "replica-1", "SHOW recovery_min_apply_delay", "2s")
         report = await check(env_for(lab))
         assert set(findings(report)) == {("replica-1", "replication.apply_delay")}
         assert "2000 ms" in findings(report)[("replica-1", "replication.apply_delay")].message
