@@ -16,9 +16,12 @@ from service.check import Finding
 from service.check.run import Report
 from service.cluster import LocalCluster, Topology
 from service.cluster.postgres import psql
+from service.cluster.proc import tail
 from service.settings import Settings, load_settings
 from tests.fixtures.topology import scratch_cluster
 
+# Seconds a changed setting or a re-pointed standby may take to show on a loaded machine.
+SETTLE_TIMEOUT = 30.0
 # A standby retries a failed stream after 5 s by default; tests that break streaming on
 # purpose should not wait that long for it to come back.
 RETRY_FAST = "ALTER SYSTEM SET wal_retrieve_retry_interval = '100ms'"
@@ -59,14 +62,18 @@ def alter(
 
 
 async def settled(lab: LocalCluster, node: str, sql: str, expected: object) -> None:
-    """A reload is asynchronous: wait (bounded) until the node shows the change."""
+    """A reload is asynchronous: wait (bounded; generous for a loaded machine) until the node
+    shows the change. On failure, the node's log says why."""
     conn = await asyncpg.connect(lab.direct_url(node))
     try:
-        for _ in range(200):
-            if await conn.fetchval(sql) == expected:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{node}: {sql} never returned {expected!r}")
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            while await conn.fetchval(sql) != expected:
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        log = tail(lab.base_dir / "log" / f"{node}.log")
+        raise AssertionError(
+            f"{node}: {sql} never returned {expected!r} within {SETTLE_TIMEOUT:g} s\n{log}"
+        ) from None
     finally:
         await conn.close()
 
