@@ -7,6 +7,15 @@ point for start-up.
 
 from service.check.finding import Finding, Severity, exit_status
 from service.check.run import check, run_checks
-from service.check.startup import log_findings
+from service.check.startup import FINDINGS_KEY, log_findings, startup_check
 
-__all__ = ["Finding", "Severity", "check", "exit_status", "log_findings", "run_checks"]
+__all__ = [
+    "FINDINGS_KEY",
+    "Finding",
+    "Severity",
+    "check",
+    "exit_status",
+    "log_findings",
+    "run_checks",
+    "startup_check",
+]
