@@ -19,7 +19,7 @@ from service.cluster import ClusterError, LocalCluster, postgres
 from service.cluster.ha import PatroniCluster
 from service.cluster.node_sql import NodeSql
 from service.cluster.proc import find_binary
-from tests.fixtures.topology import _scratch_dir, scratch_cluster
+from tests.fixtures.topology import scratch_cluster, scratch_dir
 
 # Deadlines, not timings: measured here a postmaster kill is failed over in ~2 s and the
 # cluster is whole again in ~6 s, a bring-up takes 8-13 s; a loaded CI machine gets room.
@@ -169,7 +169,7 @@ def test_up_after_a_failover_starts_the_new_primary_and_rejoins_the_old(
 # ---- Patroni -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def patroni_lab() -> Iterator[tuple[PatroniCluster, float]]:
-    cluster = PatroniCluster(_scratch_dir("switchyard-patroni-"), replicas=2)
+    cluster = PatroniCluster(scratch_dir("switchyard-patroni-"), replicas=2)
     started = time.monotonic()
     try:
         cluster.up()
