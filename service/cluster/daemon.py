@@ -94,8 +94,21 @@ def stop(pidfile: Path, marker: str, sig: signal.Signals = signal.SIGTERM) -> No
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)  # a frozen daemon would never act on the signal
             os.kill(pid, sig)
-        if not wait_until(lambda: running_pid(pidfile, marker) is None, STOP_TIMEOUT, 0.1):
+        child = _children.get(pid)
+        if child is not None:
+            _reap(child)
+        elif not wait_until(lambda: running_pid(pidfile, marker) is None, STOP_TIMEOUT, 0.1):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             wait_until(lambda: running_pid(pidfile, marker) is None, 5)
     pidfile.unlink(missing_ok=True)
+
+
+def _reap(child: subprocess.Popen[bytes]) -> None:
+    """Wait for our own child to exit: /proc shows a multi-threaded daemon (Patroni) as a
+    zombie while its threads still exit, and only waiting for it really reaps it."""
+    try:
+        child.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(5)
