@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from typing import Any
 
@@ -49,13 +48,6 @@ async def table_counts(cluster: Topology) -> dict[str, int]:
         "(SELECT count(*) FROM orders) AS orders",
     )
     return {"customers": int(rows[0]["customers"]), "orders": int(rows[0]["orders"])}
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_for_replicas(cluster: Topology) -> None:

@@ -11,9 +11,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.cluster import Topology
+from service.cluster.proc import free_ports
 from service.settings import load_settings
 from tests.integration.conftest import build_app
-from tests.integration.helpers import free_port, unique_email
+from tests.integration.helpers import unique_email
 from tests.integration.pgbouncer.servers import running_service
 from tests.integration.procnet import connections_to, spawned_children
 
@@ -47,7 +48,7 @@ async def test_health_lists_ignored_pool_settings_and_no_password_reaches_output
     secret = f"pw-{uuid.uuid4().hex}"
     env = with_password({**cluster.env(mode), **POOL_OVERRIDES}, secret)
     # And a replica that is never there, so failures get logged and shown too.
-    dead = f"postgresql://switchyard:{secret}@127.0.0.1:{free_port()}/switchyard"
+    dead = f"postgresql://switchyard:{secret}@127.0.0.1:{free_ports(1)[0]}/switchyard"
     env["DATABASE_REPLICA_URLS"] += f",replica-dead={dead}"
     settings = load_settings(env)
     assert secret in settings.database.primary.url  # the premise: there is a password to leak

@@ -12,7 +12,7 @@ import asyncio
 import asyncpg
 
 from service.cluster import Topology
-from service.db.routing import parse_lsn
+from service.db.lsn import parse_lsn
 from service.settings import Settings
 from tests.integration.conftest import MODE, serving
 from tests.integration.failover.heal import admin_fetchval, admin_url

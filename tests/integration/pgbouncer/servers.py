@@ -6,13 +6,15 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import IO
 
 import httpx
 
-from tests.integration.helpers import free_port
+from service.cluster.proc import free_ports
 
 
 @dataclass(frozen=True)
@@ -24,28 +26,31 @@ class ServiceProcess:
 @contextlib.contextmanager
 def running_service(env: Mapping[str, str], *args: str) -> Iterator[ServiceProcess]:
     """Run `switchyard run [args]` on a free loopback port; stop it after."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "service.cli", "run"),
-            *("--host", "127.0.0.1", "--port", str(port), *args),
-        ],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(process, base)
-        yield ServiceProcess(base, process.pid)
-    finally:
-        process.terminate()
+    port = free_ports(1)[0]
+    # A file, not a pipe: nobody reads a pipe while the service runs, and a full one would
+    # block the service's logging.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "service.cli", "run"),
+                *("--host", "127.0.0.1", "--port", str(port), *args),
+            ],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_ready(process, base, log)
+            yield ServiceProcess(base, process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager
@@ -55,13 +60,12 @@ def service_process(env: Mapping[str, str]) -> Iterator[str]:
         yield service.base
 
 
-def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
+def _wait_ready(process: subprocess.Popen[str], base: str, log: IO[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(
-                f"switchyard run exited early:\n{process.stderr.read() if process.stderr else ''}"
-            )
+            log.seek(0)
+            raise AssertionError(f"switchyard run exited early:\n{log.read()}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
                 return
