@@ -1,8 +1,13 @@
-"""Liveness, readiness and per-node health."""
+"""Liveness, readiness and per-node health, answered from the health monitor's state.
+
+Neither readiness nor /health/db opens a connection: a load balancer polling readiness from
+many instances must cost the database nothing. What they show is as fresh as the monitor's
+last round (one probe interval, 1 s by default).
+"""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -12,11 +17,8 @@ from litestar.datastructures import State
 from service.db.errors import PROBLEM_BASE
 from service.db.nodes import Node
 from service.db.plugin import STATE_KEY
-from service.db.probe import probe
 from service.db.router import DatabaseRouter
 from service.db.routing import format_lsn
-
-_READY_PROBE_TIMEOUT = 1.0
 
 
 class NodeReadiness(msgspec.Struct):
@@ -31,12 +33,15 @@ class Readiness(msgspec.Struct):
     nodes: list[NodeReadiness]
 
 
-async def _reachable(node: Node) -> bool:
-    try:
-        await probe(node, _READY_PROBE_TIMEOUT)
-    except Exception:  # any failure means "not reachable now"; the detail is in /health/db
-        return False
-    return True
+def _nodes(state: State) -> Sequence[Node]:
+    """The nodes as the monitor last saw them: the one place this module reads the core."""
+    router: DatabaseRouter = state[STATE_KEY]
+    return router.nodes
+
+
+def _reachable(node: Node) -> bool:
+    """Whether the node answered the monitor's last probe (lagging nodes answer too)."""
+    return not node.health.failed
 
 
 def _node_health(node: Node) -> dict[str, Any]:
@@ -65,13 +70,10 @@ class HealthController(Controller):
     @get("/ready")
     async def ready(self, state: State) -> Response[Any]:
         """200 while some node can serve reads (a primary outage must not pull the instance)."""
-        router: DatabaseRouter = state[STATE_KEY]
-        reachable = await asyncio.gather(*(_reachable(node) for node in router.nodes))
-        nodes = [
-            NodeReadiness(node.name, node.role, ok)
-            for node, ok in zip(router.nodes, reachable, strict=True)
-        ]
-        body = Readiness(ready=any(reachable), primary_up=reachable[0], nodes=nodes)
+        nodes = [NodeReadiness(node.name, node.role, _reachable(node)) for node in _nodes(state)]
+        body = Readiness(
+            ready=any(node.reachable for node in nodes), primary_up=nodes[0].reachable, nodes=nodes
+        )
         if body.ready:
             return Response(body)
         return Response(
@@ -79,7 +81,7 @@ class HealthController(Controller):
                 "type": PROBLEM_BASE + "not-ready",
                 "title": "No database node answers",
                 "status": 503,
-                "detail": "no node (primary or replica) answered a probe; see /health/db",
+                "detail": "no node (primary or replica) answered the last probe; see /health/db",
                 **msgspec.structs.asdict(body),
             },
             status_code=503,
@@ -89,5 +91,4 @@ class HealthController(Controller):
 
     @get("/db")
     async def db(self, state: State) -> dict[str, Any]:
-        router: DatabaseRouter = state[STATE_KEY]
-        return {"nodes": [_node_health(node) for node in router.nodes]}
+        return {"nodes": [_node_health(node) for node in _nodes(state)]}
