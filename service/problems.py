@@ -10,7 +10,9 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
+from service.api.limits import MAX_BODY_BYTES
 from service.db.errors import PROBLEM_BASE
 
 
@@ -50,6 +52,14 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
         )
     if isinstance(exc, NotFoundException):
         return problem(404, "not-found", "Not found", exc.detail)
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return problem(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"the body may be at most {MAX_BODY_BYTES} bytes; split the request",
+            limit=MAX_BODY_BYTES,
+        )
     return ProblemDetailsException(
         status_code=exc.status_code,
         type_=PROBLEM_BASE + "http-error",
