@@ -16,7 +16,7 @@ from service.api.limits import MAX_BODY_BYTES
 from service.api.orders import OrderController
 from service.api.request import ApiRequest
 from service.db.plugin import SwitchyardPlugin
-from service.problems import problem_details_plugin
+from service.problems import internal_error, problem_details_plugin
 from service.settings import Settings, load_settings
 
 
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PrometheusController,
         ],
         plugins=[SwitchyardPlugin(settings.database, settings.health), problem_details_plugin()],
+        exception_handlers={Exception: internal_error},
         request_class=ApiRequest,
         request_max_body_size=MAX_BODY_BYTES,
         before_send=[request_id.tag_response],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
@@ -72,4 +73,19 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
 def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _from_http_exception})
+    )
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """An unexpected exception (a bug) as a 500 problem; its traceback is logged under the
+    response's X-Request-ID (service.api.request_id), which the detail points to."""
+    return Response(
+        {
+            "type": PROBLEM_BASE + "internal-error",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "the service failed unexpectedly; report the X-Request-ID of this response",
+        },
+        status_code=500,
+        media_type="application/problem+json",
     )
