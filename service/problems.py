@@ -79,13 +79,10 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """An unexpected exception (a bug) as a 500 problem; its traceback is logged under the
     response's X-Request-ID (service.api.request_id), which the detail points to."""
-    return Response(
-        {
-            "type": PROBLEM_BASE + "internal-error",
-            "title": "Internal server error",
-            "status": 500,
-            "detail": "the service failed unexpectedly; report the X-Request-ID of this response",
-        },
-        status_code=500,
-        media_type="application/problem+json",
+    unexpected = problem(
+        500,
+        "internal-error",
+        "Internal server error",
+        "the service failed unexpectedly; report the X-Request-ID of this response",
     )
+    return unexpected.to_response(request)
