@@ -8,7 +8,6 @@ a session was opened.
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,16 +21,9 @@ from service.api.limits import MAX_BODY_BYTES
 from service.api.schemas import MAX_BATCH
 from service.app import create_app
 from service.settings import Settings, load_settings
-from tests.integration.helpers import Client, unique_email
+from tests.integration.helpers import Client, closed_port, unique_email
 
 PROBLEM = "application/problem+json"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @get("/_boom")

@@ -7,57 +7,23 @@ here are about the HTTP server alone, and the service starts without its databas
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from service.api.server_limits import MAX_HEAD_BYTES, REQUEST_TIMEOUT
+from tests.integration.pgbouncer.servers import free_port, service_process
 
 # How late past REQUEST_TIMEOUT a close may come on a loaded machine.
 MARGIN = 4.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[int]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"postgresql://app@127.0.0.1:{free_port()}/app"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                pytest.fail(f"switchyard run exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            subprocess.run(["sleep", "0.1"], check=True)
-        else:
-            pytest.fail("switchyard run did not answer /health/live within 15 s")
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    env = {"DATABASE_URL": f"postgresql://app@127.0.0.1:{free_port()}/app"}
+    with service_process(env, ready_path="/health/live") as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 async def held_for(port: int, trickle: bytes | None) -> tuple[float, bytes]:

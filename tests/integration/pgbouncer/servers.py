@@ -20,8 +20,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def service_process(env: Mapping[str, str]) -> Iterator[str]:
-    """Run `switchyard run` on a free loopback port; yield its base URL; stop it after."""
+def service_process(env: Mapping[str, str], ready_path: str = "/health/ready") -> Iterator[str]:
+    """Run `switchyard run` on a free loopback port; yield its base URL once `ready_path`
+    answers 200; stop it after."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "run", "--host", "127.0.0.1", "--port", str(port)],
@@ -32,7 +33,7 @@ def service_process(env: Mapping[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(process, base)
+        _wait_ready(process, base + ready_path)
         yield base
     finally:
         process.terminate()
@@ -43,7 +44,7 @@ def service_process(env: Mapping[str, str]) -> Iterator[str]:
             process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
+def _wait_ready(process: subprocess.Popen[str], url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -51,7 +52,7 @@ def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
                 f"switchyard run exited early:\n{process.stderr.read() if process.stderr else ''}"
             )
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     raise AssertionError("switchyard run did not become ready within 30 s")
