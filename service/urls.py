@@ -53,12 +53,16 @@ def redact_url(url: str) -> str:
     if at >= 0:
         user, colon, _ = rest[:at].partition(":")
         rest = user + (":***" if colon else "") + rest[at:]
+    elif not _AFTER_USERINFO.fullmatch(rest):
+        # No userinfo, and no plain host either (`u:secret` cut short): nothing can be shown.
+        return f"{scheme}://***"
     return f"{scheme}://{_SECRET_PARAM.sub(_hide_value, rest)}"
 
 
-# What may follow the userinfo: hosts and ports (no `/`, `?` or `@`), a database name, and
-# a query that starts with `name=`.
-_AFTER_USERINFO = re.compile(r"[^/?@]*(?:/[^?@]*)?(?:\?[\w.-]+=.*)?", re.DOTALL)
+# What may follow the userinfo: hosts with numeric ports, a database name, and a query that
+# starts with `name=`.
+_HOST = r"(?:\[[0-9A-Fa-f:.]*\]|[^:\[\]/?@,]*)(?::\d*)?"
+_AFTER_USERINFO = re.compile(rf"{_HOST}(?:,{_HOST})*(?:/[^?@]*)?(?:\?[\w.-]+=.*)?", re.DOTALL)
 _SECRET_PARAM = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
 
 

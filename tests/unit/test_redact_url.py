@@ -54,3 +54,8 @@ def test_url_without_password_is_unchanged(url: str) -> None:
 
 def test_text_that_is_no_url_is_hidden_whole() -> None:
     assert redact_url(f"host=db password={SECRET}") == "***"
+
+
+def test_a_url_cut_inside_its_password_shows_nothing() -> None:
+    # `postgresql://app:s3cr,et@db/app` split at its comma, as a list of URLs is.
+    assert redact_url("postgresql://app:s3cr") == "postgresql://***"
