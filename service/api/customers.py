@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.api import customer_inputs as inputs
@@ -17,7 +18,7 @@ from service.api import customer_queries as cq
 from service.api import order_queries as oq
 from service.api.order_schemas import OrderPage
 from service.api.pagination import next_cursor
-from service.api.schemas import BatchResult, Customer, CustomerPage
+from service.api.schemas import BatchResult, Customer, CustomerBatchIn, CustomerIn, CustomerPage
 from service.api.validated import DEPENDENCIES, validator
 from service.db import Db
 from service.problems import not_found
@@ -32,7 +33,7 @@ class CustomerController(Controller):
 
     @put("/{email:str}", dependencies=validator(inputs.customer_upsert, body=True))
     async def upsert_customer(
-        self, valid: NamedDependency[dict[str, str]], db: Db
+        self, data: JSONBody[CustomerIn], valid: NamedDependency[dict[str, str]], db: Db
     ) -> Response[Customer]:
         """201 when this request created the customer, 200 when it updated it."""
         row = (await db.execute(cq.UPSERT, valid)).one()
@@ -43,7 +44,7 @@ class CustomerController(Controller):
         "/batch", status_code=HTTP_200_OK, dependencies=validator(inputs.customer_batch, body=True)
     )
     async def upsert_batch(
-        self, valid: NamedDependency[dict[str, list[str]]], db: Db
+        self, data: JSONBody[CustomerBatchIn], valid: NamedDependency[dict[str, list[str]]], db: Db
     ) -> BatchResult:
         row = (await db.execute(cq.BULK_UPSERT, valid)).one()
         return BatchResult(inserted=row.inserted, updated=row.updated)

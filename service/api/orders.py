@@ -40,8 +40,8 @@ def _as_stored(data: OrderIn) -> dict[str, Any]:
 
 
 # The routes' `valid` dependencies: checked before the database is touched.
-def _new_order(data: JSONBody[OrderIn]) -> tuple[OrderIn, dict[str, Any]]:
-    return data, _as_stored(data)
+def _new_order(data: JSONBody[OrderIn]) -> dict[str, Any]:
+    return _as_stored(data)
 
 
 def _status_change(order_id: FromPath[int], data: JSONBody[OrderStatusIn]) -> dict[str, Any]:
@@ -62,10 +62,13 @@ class OrderController(Controller):
 
     @post("/", dependencies=validator(_new_order, body=True))
     async def create_order(
-        self, valid: NamedDependency[tuple[OrderIn, dict[str, Any]]], db: Db
+        self,
+        data: JSONBody[OrderIn],
+        valid: NamedDependency[dict[str, Any]],
+        db: Db,
     ) -> Response[Order]:
         """201 on the first request, 200 with the same body on an identical replay, else 409."""
-        data, wanted = valid
+        wanted = valid
         params = {"external_id": data.external_id, **wanted}
         created = (await db.execute(q.INSERT, params)).first()
         if created is not None:
@@ -96,7 +99,9 @@ class OrderController(Controller):
         return Response(q.to_order(existing), status_code=HTTP_200_OK)
 
     @patch("/{order_id:int}", dependencies=validator(_status_change, body=True))
-    async def change_status(self, valid: NamedDependency[dict[str, Any]], db: Db) -> Order:
+    async def change_status(
+        self, data: JSONBody[OrderStatusIn], valid: NamedDependency[dict[str, Any]], db: Db
+    ) -> Order:
         params = valid
         order_id, status = params["order_id"], params["new_status"]
         changed = (await db.execute(q.UPDATE_STATUS, params)).first()

@@ -60,7 +60,8 @@ DEPENDENCIES = {
 def validator(parse: Any, *, body: bool = False) -> dict[str, Provide]:
     """A handler's `dependencies`: `parse` (a plain function of path, query or, with `body`,
     `data`) is its input check, run before the database is touched; its result is the
-    handler's `valid`."""
+    handler's `valid`. A handler with a body declares `data` too: the OpenAPI document takes
+    the body's schema from the handler (else from the first dependency, here `db`'s `Any`)."""
     dependencies = {VALID: Provide(parse, sync_to_thread=False)}
     if body:
         dependencies["db"] = Provide(_db_after_body_validation)
