@@ -9,6 +9,7 @@ from litestar.plugins.prometheus import PrometheusController
 
 from service.api import request_id
 from service.api.analytics import AnalyticsController
+from service.api.contract import openapi_config
 from service.api.customers import CustomerController
 from service.api.head import HeadAsGet
 from service.api.health import HealthController
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PrometheusController,
         ],
         plugins=[SwitchyardPlugin(settings.database, settings.health), problem_details_plugin()],
+        openapi_config=openapi_config(),
         exception_handlers={Exception: internal_error},
         request_class=ApiRequest,
         request_max_body_size=MAX_BODY_BYTES,
