@@ -22,7 +22,7 @@ LAGGING = 0.5
 
 
 def test_schemathesis_finds_nothing(
-    cluster: Topology, db_env: dict[str, str], migrated: None
+    cluster: Topology, db_env: dict[str, str], migrated: None, tmp_path: Path
 ) -> None:
     lagging = cluster.nodes[-1].name
     cluster.set_apply_delay(lagging, LAGGING)
