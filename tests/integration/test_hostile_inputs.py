@@ -285,3 +285,12 @@ async def test_a_forged_sticky_cookie_is_ignored(sticky_client: Client, cookie: 
     email = unique_email("nobody")
     response = await sticky_client.get(f"/customers/{email}", headers=[(b"cookie", cookie)])
     assert_problem(response, 404)
+
+
+async def test_allow_lists_every_method_of_the_route_and_head(down: Client) -> None:
+    options = await down.options("/orders/1")
+    assert options.headers["allow"] == "GET, HEAD, OPTIONS, PATCH"
+    refused = await down.delete("/customers/a@example.com")
+    assert_problem(refused, 405)
+    assert refused.headers["allow"] == "GET, HEAD, OPTIONS, PUT"
+    assert (await down.options("/customers/batch")).headers["allow"] == "OPTIONS, POST"
