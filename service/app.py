@@ -16,6 +16,7 @@ from service.api.health import HealthController
 from service.api.limits import MAX_BODY_BYTES
 from service.api.orders import OrderController
 from service.api.request import ApiRequest
+from service.check import startup_check
 from service.db.plugin import SwitchyardPlugin
 from service.problems import internal_error, problem_details_plugin
 from service.settings import Settings, load_settings
@@ -32,7 +33,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             PrometheusController,
         ],
-        plugins=[SwitchyardPlugin(settings.database, settings.health), problem_details_plugin()],
+        plugins=[
+            SwitchyardPlugin(settings.database, settings.health),
+            problem_details_plugin(MAX_BODY_BYTES),
+        ],
+        lifespan=[startup_check(settings)] if settings.server.startup_check else [],
         openapi_config=openapi_config(),
         exception_handlers={Exception: internal_error},
         request_class=ApiRequest,

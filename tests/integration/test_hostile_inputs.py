@@ -165,7 +165,7 @@ async def test_every_response_carries_a_request_id(down: Client) -> None:
         assert len(generated) == 32
         assert generated != given
     for insane in ["", "a b", "x" * 129, "id;drop", "\u00e9t\u00e9"]:
-        response = await down.get("/health/live", headers={"X-Request-ID": insane.encode()})
+        response = await down.get("/health/live", headers=[(b"x-request-id", insane.encode())])
         assert response.headers["X-Request-ID"] != insane
         assert len(response.headers["X-Request-ID"]) == 32
 
