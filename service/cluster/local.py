@@ -28,7 +28,7 @@ from service.cluster.proc import (
 from service.cluster.procfs import proc_state, signal_tree, state_word, wait_until
 from service.cluster.protocol import NodeInfo
 from service.cluster.service_urls import ServiceUrls
-from service.cluster.state import ClusterState, NodeState, load_state, plan_nodes, save_state
+from service.cluster.state import ClusterState, NodeRecord, load_state, plan_nodes, save_state
 
 PRIMARY = "primary"
 PGBOUNCER = "pgbouncer"
@@ -219,6 +219,10 @@ class LocalCluster(NodeSql, ServiceUrls):
         if upstream == name:
             raise ClusterError(f"{name} cannot follow itself")
         source = self._node(upstream)
+        # Right after a promotion the source's control file still names the old timeline
+        # until its first checkpoint, and PostgreSQL 15's pg_rewind reads the timeline there:
+        # it would find "no rewind required" and leave a node that cannot follow.
+        postgres.psql(source.port, ["CHECKPOINT"])
         self.stop(name, "fast")
         postgres.rewind(name, node.data_dir, source.port, self.base_dir)
         # pg_rewind copied the source's own config files: this node's port and role come back.
@@ -291,7 +295,7 @@ class LocalCluster(NodeSql, ServiceUrls):
             )
         return best[0] if best else self._state.nodes[0].name
 
-    def _up_replica(self, node: NodeState, primary_port: int) -> None:
+    def _up_replica(self, node: NodeRecord, primary_port: int) -> None:
         data_dir = self.base_dir / node.name
         # An initialized dir is kept whatever its role: it may be the promoted primary.
         if not postgres.is_initialized(data_dir):

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.cluster import Topology
+from service.cluster.proc import free_ports
 
 Client = AsyncTestClient[Litestar]
 
@@ -74,3 +75,8 @@ async def primary_fetch(cluster: Topology, sql: str, *args: Any) -> list[asyncpg
         return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): a database that is down."""
+    return free_ports(1)[0]

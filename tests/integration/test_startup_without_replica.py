@@ -8,14 +8,14 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.cluster.proc import free_ports
 from service.settings import NodeSettings, Settings
+from tests.integration.helpers import closed_port
 
 
 async def test_unreachable_replica_at_startup_still_serves_writes(settings: Settings) -> None:
     dead = NodeSettings(
         name="replica-dead",
-        url=f"postgresql+asyncpg://switchyard@127.0.0.1:{free_ports(1)[0]}/switchyard",
+        url=f"postgresql+asyncpg://switchyard@127.0.0.1:{closed_port()}/switchyard",
         mode=settings.database.primary.mode,
         pool=settings.database.primary.pool,
     )

@@ -24,8 +24,11 @@ class ServiceProcess:
 
 
 @contextlib.contextmanager
-def running_service(env: Mapping[str, str], *args: str) -> Iterator[ServiceProcess]:
-    """Run `switchyard run [args]` on a free loopback port; stop it after."""
+def running_service(
+    env: Mapping[str, str], *args: str, ready_path: str = "/health/ready"
+) -> Iterator[ServiceProcess]:
+    """Run `switchyard run [args]` on a free loopback port until `ready_path` answers 200;
+    stop it after."""
     port = free_ports(1)[0]
     # A file, not a pipe: nobody reads a pipe while the service runs, and a full one would
     # block the service's logging.
@@ -42,7 +45,7 @@ def running_service(env: Mapping[str, str], *args: str) -> Iterator[ServiceProce
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(process, base, log)
+            _wait_ready(process, base + ready_path, log)
             yield ServiceProcess(base, process.pid)
         finally:
             process.terminate()
@@ -54,20 +57,21 @@ def running_service(env: Mapping[str, str], *args: str) -> Iterator[ServiceProce
 
 
 @contextlib.contextmanager
-def service_process(env: Mapping[str, str]) -> Iterator[str]:
-    """Run `switchyard run` on a free loopback port; yield its base URL."""
-    with running_service(env) as service:
+def service_process(env: Mapping[str, str], ready_path: str = "/health/ready") -> Iterator[str]:
+    """Run `switchyard run` on a free loopback port; yield its base URL once `ready_path`
+    answers 200; stop it after."""
+    with running_service(env, ready_path=ready_path) as service:
         yield service.base
 
 
-def _wait_ready(process: subprocess.Popen[str], base: str, log: IO[str]) -> None:
+def _wait_ready(process: subprocess.Popen[str], url: str, log: IO[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.seek(0)
             raise AssertionError(f"switchyard run exited early:\n{log.read()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     raise AssertionError("switchyard run did not become ready within 30 s")
