@@ -220,7 +220,8 @@ def run_tests(root: Path, tests: Sequence[str], mode: str, log: Path) -> bool:
     return result.returncode == 0
 
 
-def run_breaks(breaks: Sequence[Break], mode: str, logs: Path) -> int:
+def run_breaks(numbered: Sequence[tuple[int, Break]], mode: str, logs: Path) -> int:
+    breaks = [brk for _, brk in numbered]
     stale = check_anchors(breaks)
     if stale:
         print("STALE BREAKS (rewrite them against the current code):", *stale, sep="\n  ")
@@ -235,7 +236,7 @@ def run_breaks(breaks: Sequence[Break], mode: str, logs: Path) -> int:
             f"baseline: {len(everything)} tests pass unbroken ({time.monotonic() - started:.0f} s)"
         )
     survived = 0
-    for number, brk in enumerate(breaks, start=1):
+    for number, brk in numbered:
         with repo_copy() as root:
             apply(brk, root)
             started = time.monotonic()
@@ -346,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"logs in {args.logs}")
     status = 0
     if not args.skip_breaks:
-        chosen = [b for i, b in enumerate(BREAKS, start=1) if not args.only or i in args.only]
+        chosen = [(i, b) for i, b in enumerate(BREAKS, start=1) if not args.only or i in args.only]
         status = run_breaks(chosen, args.mode, args.logs.resolve())
     if not args.skip_mutmut and status != 2:
         run_mutmut(args.mutmut_files, args.mutmut_budget, args.logs.resolve())
