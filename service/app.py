@@ -11,9 +11,10 @@ from service.api.analytics import AnalyticsController
 from service.api.customers import CustomerController
 from service.api.health import HealthController
 from service.api.orders import OrderController
+from service.auth import AuthPlugin, TokenTable
 from service.db.plugin import SwitchyardPlugin
 from service.problems import problem_details_plugin
-from service.settings import Settings, load_settings
+from service.settings import AuthSettings, Settings, load_settings
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -27,5 +28,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             PrometheusController,
         ],
-        plugins=[SwitchyardPlugin(settings.database, settings.health), problem_details_plugin()],
+        plugins=[
+            AuthPlugin(_token_table(settings.auth)),
+            SwitchyardPlugin(settings.database, settings.health),
+            problem_details_plugin(),
+        ],
     )
+
+
+def _token_table(auth: AuthSettings) -> TokenTable | None:
+    """None unless tokens are on: `local` and `off` add nothing to the request path."""
+    if auth.mode != "tokens":
+        return None
+    return TokenTable((t.name, t.sha256, t.scopes) for t in auth.tokens)
