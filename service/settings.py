@@ -95,6 +95,8 @@ class DatabaseSettings(_Base, frozen=True):
     # it without sending X-DB-Min-LSN; 0 turns the window off. Needs sticky_secret.
     sticky_window: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     sticky_secret: str = ""
+    # Mark the cookie `Secure` always (behind a proxy that ends TLS); over HTTPS it is anyway.
+    sticky_secure: bool = False
     fallback: Literal["primary", "error"] = "primary"
     load_balancing: Literal["round_robin", "least_connections"] = "round_robin"
 

@@ -107,7 +107,8 @@ class SwitchyardPlugin(InitPluginProtocol):
         if record.lsn is not None and message["status"] < 400:
             headers["X-DB-LSN"] = record.lsn
             if self._sticky is not None:
-                headers.add("Set-Cookie", self._sticky.cookie(record.lsn))
+                secure = self.database.sticky_secure or scope.get("scheme") == "https"
+                headers.add("Set-Cookie", self._sticky.cookie(record.lsn, secure=secure))
 
     def _problem_response(
         self, request: Request[Any, Any, Any], exc: DatabaseProblem
