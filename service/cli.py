@@ -32,9 +32,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    import ssl
+
     from service.migrate import upgrade
 
-    upgrade(load_settings(), args.revision)
+    try:
+        upgrade(load_settings(), args.revision)
+    except ssl.SSLCertVerificationError as exc:
+        # One line naming the key, rather than a traceback through asyncio's TLS layer.
+        raise SettingsError(
+            f"database.migration_url: the server's TLS certificate was not accepted "
+            f"({exc.verify_message}); check sslrootcert and the host name"
+        ) from None
     return 0
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from service.envfiles import SecretFileError, process_environment, resolve_secret_files
-from service.urls import InvalidURLError, normalise_url, redact_url
+from service.urls import InvalidURLError, asyncpg_connect_args, normalise_url, redact_url
 
 Mode = Literal["direct", "pgbouncer"]
 AuthMode = Literal["local", "tokens", "off"]
@@ -302,7 +302,9 @@ def _check_auth(auth: AuthSettings) -> None:
 
 def _normalised(key: str, url: str) -> str:
     try:
-        return normalise_url(url)
+        normalised = normalise_url(url)
+        asyncpg_connect_args(normalised)  # a bad sslmode or CA file fails here, named
+        return normalised
     except InvalidURLError as exc:
         raise SettingsError(f"{key}: {exc} (got {redact_url(url)})") from None
 

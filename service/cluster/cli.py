@@ -43,6 +43,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     up.add_argument(
         "--replicas", type=int, default=None, help="streaming replicas (default: as before, or 2)"
     )
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="a local CA, a certificate per node, ssl on every node and PgBouncer, "
+        "and sslmode=verify-full URLs (only when the cluster is created)",
+    )
     down = command("down", _down, "stop everything, keep the data")
     down.add_argument("--destroy", action="store_true", help="also delete the cluster folder")
     command("status", _status, "show every node, its state and URLs")
@@ -71,6 +77,7 @@ def _run(args: argparse.Namespace, handler: Handler) -> int:
         existing = sum(1 for n in cluster.nodes if n.role == "replica")
         wanted = getattr(args, "replicas", None)
         cluster.replicas = wanted if wanted is not None else (existing or 2)
+        cluster.tls = True if getattr(args, "tls", False) else None
         return handler(args, cluster)
     except ClusterError as exc:
         print(f"switchyard cluster: {exc}", file=sys.stderr)
@@ -89,7 +96,8 @@ def _print_nodes(cluster: LocalCluster) -> None:
 def _up(args: argparse.Namespace, cluster: LocalCluster) -> int:
     wanted = 1 + cluster.replicas
     before = cluster.status()
-    if len(before) > wanted and set(before.values()) == {"running"}:
+    tls_as_asked = cluster.tls is None or cluster.tls_ca is not None
+    if len(before) > wanted and set(before.values()) == {"running"} and tls_as_asked:
         print(f"cluster in {cluster.base_dir} is already running")
     else:
         started = time.perf_counter()

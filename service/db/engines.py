@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 
 from service.settings import DatabaseSettings, NodeSettings
+from service.urls import asyncpg_connect_args
 
 
 def server_holds_read_only(role: str) -> bool:
@@ -67,6 +68,6 @@ def create_node_engine(node: NodeSettings, role: str, database: DatabaseSettings
             pool_recycle=node.pool.pool_recycle,
             pool_pre_ping=node.pool.pool_pre_ping,
         )
-    return create_async_engine(
-        node.url, connect_args=connect_args, hide_parameters=True, **engine_args
-    )
+    url, tls_args = asyncpg_connect_args(node.url)  # the same TLS as the probe's
+    connect_args.update(tls_args)
+    return create_async_engine(url, connect_args=connect_args, hide_parameters=True, **engine_args)

@@ -9,7 +9,7 @@ import asyncpg
 
 from service.db.deadline import Deadline
 from service.db.nodes import Node
-from service.urls import parse_url
+from service.urls import asyncpg_connect_args, parse_url
 
 _PROBE_SQL = """
 SELECT pg_is_in_recovery(),
@@ -32,9 +32,10 @@ def asyncpg_dsn(url: str) -> str:
 
 async def probe(node: Node, timeout: float) -> ProbeResult:
     """Raises on any failure (refused, hung past `timeout`, not accepting connections)."""
+    url, tls_args = asyncpg_connect_args(node.settings.url)  # the same TLS as the pool's
     async with asyncio.timeout(timeout):
         conn = await asyncpg.connect(
-            asyncpg_dsn(node.settings.url), timeout=timeout, statement_cache_size=0
+            asyncpg_dsn(url), timeout=timeout, statement_cache_size=0, **tls_args
         )
     # The socket is aborted at the deadline rather than the task cancelled: a cancelled
     # asyncpg query leaves a cancel request waiting on a frozen server.
