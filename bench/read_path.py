@@ -6,6 +6,10 @@ SQLAlchemy Core) and bench/reference_app.py (Litestar + a bare asyncpg pool). wr
 both in alternating rounds, because the machine is shared and noisy: only ratios taken in
 one run mean anything. Target: service / reference >= 0.7 (median req/s).
 
+A third target is the same service with `auth.mode = "tokens"` (wrk sends a read token), so
+the cost of token checking on the hot path is reported as service+tokens / service in the
+same run. Budget: under 5%.
+
     cd /work/main && /tmp/probe-venv/bin/python bench/read_path.py [--pre-ping] [--profile DIR]
 
 Needs wrk (`apt-get install -y wrk`); --profile needs py-spy (`pip install py-spy`).
@@ -52,12 +56,18 @@ from common import (
     wrk_command,
 )
 
+from service.auth import new_token, token_digest
 from service.cluster import LocalCluster
 
 REPLICA = "replica-1"
 TARGET_RATIO = 0.7
 PRE_PING_ENV = {"SWITCHYARD_DATABASE__POOL__POOL_PRE_PING": "true"}
 NODE_SAMPLES = 25  # requests per service run whose X-DB-Node header we check
+TOKEN_BUDGET = 0.05  # token checking may cost at most this share of throughput
+TOKENS_TARGET = "service+tokens"
+# A realistic table: every digest is compared on every request (constant time), so the
+# bench token is one of several.
+CONFIGURED_TOKENS = 5
 
 
 @dataclass
@@ -83,6 +93,18 @@ class Target:
     runs: list[WrkResult] = field(default_factory=list)
     cpu_us_per_request: list[float] = field(default_factory=list)
     warmup_requests: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request
+
+
+def tokens_env() -> tuple[dict[str, str], dict[str, str]]:
+    """The environment of a service in tokens mode, and the headers of a client with `read`."""
+    tokens = [new_token() for _ in range(CONFIGURED_TOKENS)]
+    table = [
+        {"name": f"bench-{i}", "sha256": token_digest(token), "scopes": ["read"]}
+        for i, token in enumerate(tokens)
+    ]
+    env = {"SWITCHYARD_AUTH__MODE": "tokens", "SWITCHYARD_AUTH__TOKENS": json.dumps(table)}
+    return env, {"Authorization": f"Bearer {tokens[-1]}"}
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -204,6 +226,9 @@ def running_targets(
 
         keep(Target("service", start_service("service", env, log_dir, options.source), REPLICA))
         keep(Target("reference", start_reference(cluster.direct_url(REPLICA), log_dir), None))
+        auth_env, auth_headers = tokens_env()
+        server = start_service(TOKENS_TARGET, {**env, **auth_env}, log_dir, options.source)
+        keep(Target(TOKENS_TARGET, server, REPLICA, headers=auth_headers))
         if options.pre_ping:
             server = start_service(
                 "service-pre-ping", {**env, **PRE_PING_ENV}, log_dir, options.source
@@ -218,7 +243,7 @@ def running_targets(
 
 # ---- load ---------------------------------------------------------------------------------------
 def wrk_for(target: Target, options: Options, paths_file: Path, duration_s: int) -> list[str]:
-    return wrk_command(
+    command = wrk_command(
         target.server.base_url,
         script=LUA_DIR / "random_path.lua",
         script_args=[str(paths_file)],
@@ -226,6 +251,10 @@ def wrk_for(target: Target, options: Options, paths_file: Path, duration_s: int)
         threads=options.threads,
         duration_s=duration_s,
     )
+    # wrk adds -H headers to what the Lua script's wrk.format() builds.
+    for name, value in target.headers.items():
+        command[1:1] = ["-H", f"{name}: {value}"]
+    return command
 
 
 def check_run(target: Target, result: WrkResult) -> None:
@@ -241,7 +270,7 @@ def check_nodes(target: Target, addresses: list[str]) -> None:
     if target.expect_node is None:
         return
     for email in random.sample(addresses, min(NODE_SAMPLES, len(addresses))):
-        reply = http_get(f"{target.server.base_url}/customers/{email}")
+        reply = http_get(f"{target.server.base_url}/customers/{email}", headers=target.headers)
         node = reply.headers.get("X-DB-Node") or reply.headers.get("x-db-node")
         if reply.status != 200 or node != target.expect_node:
             raise RuntimeError(
@@ -364,12 +393,7 @@ def report(targets: list[Target], options: Options, command: str) -> dict[str, o
         for name, figures in medians.items()
         if name != "reference"
     }
-    per_round = [
-        ratio(
-            by_name["service"].runs[i].requests_per_s, by_name["reference"].runs[i].requests_per_s
-        )
-        for i in range(options.rounds)
-    ]
+    per_round = per_round_ratios(by_name["service"], by_name["reference"], options.rounds)
     lines.append("")
     for name, value in ratios.items():
         verdict = "meets" if value >= TARGET_RATIO else "BELOW"
@@ -382,6 +406,7 @@ def report(targets: list[Target], options: Options, command: str) -> dict[str, o
             medians["service+pre-ping"]["requests_per_s"], medians["service"]["requests_per_s"]
         )
         lines.append(f"pool_pre_ping=true / default = {cost:.2f}")
+    tokens = token_cost(medians, by_name, options.rounds, lines)
     lines += ["", f"reproduce: {command}"]
     print("\n".join(lines))
     return {
@@ -389,7 +414,35 @@ def report(targets: list[Target], options: Options, command: str) -> dict[str, o
         "ratios": ratios,
         "cpu_ratios": cpu_ratios,
         "per_round_service_ratio": per_round,
+        "tokens": tokens,
     }
+
+
+def per_round_ratios(numerator: Target, denominator: Target, rounds: int) -> list[float]:
+    return [
+        ratio(numerator.runs[i].requests_per_s, denominator.runs[i].requests_per_s)
+        for i in range(rounds)
+    ]
+
+
+def token_cost(
+    medians: dict[str, dict[str, float]], by_name: dict[str, Target], rounds: int, lines: list[str]
+) -> dict[str, object]:
+    """service+tokens against the same service without tokens, in req/s and CPU per request."""
+    throughput = ratio(
+        medians[TOKENS_TARGET]["requests_per_s"], medians["service"]["requests_per_s"]
+    )
+    cpu = ratio(
+        medians[TOKENS_TARGET]["cpu_us_per_request"], medians["service"]["cpu_us_per_request"]
+    )
+    rounds_ratio = per_round_ratios(by_name[TOKENS_TARGET], by_name["service"], rounds)
+    verdict = "within" if throughput >= 1 - TOKEN_BUDGET else "OVER"
+    lines.append(
+        f"tokens on / off = {throughput:.3f} req/s ({(1 - throughput) * 100:+.1f}% cost, "
+        f"{verdict} the {TOKEN_BUDGET:.0%} budget); CPU per request {cpu:.3f}x"
+    )
+    lines.append("per-round tokens on / off: " + ", ".join(f"{r:.3f}" for r in rounds_ratio))
+    return {"throughput_ratio": throughput, "cpu_ratio": cpu, "per_round": rounds_ratio}
 
 
 def git_revision() -> str:

@@ -11,7 +11,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
-from service.auth.middleware import BearerTokenMiddleware, ScopeGuard
+from service.auth.middleware import BearerTokenMiddleware
 from service.auth.scopes import SCOPES, ScopeRules
 from service.auth.tokens import TokenTable
 
@@ -48,7 +48,6 @@ class AuthPlugin(InitPluginProtocol, ReceiveRoutePlugin):
         app_config.middleware.insert(
             0, DefineMiddleware(BearerTokenMiddleware, tokens=self.tokens, rules=self.rules)
         )
-        app_config.guards.append(ScopeGuard(self.rules))
         return app_config
 
     def receive_route(self, route: BaseRoute) -> None:

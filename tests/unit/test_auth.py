@@ -137,7 +137,7 @@ def test_local_mode_serves_on_loopback_only(mode: str, host: str, refused: bool)
         assert "auth.mode" in reason
 
 
-# ---- the middleware and guard in an app -------------------------------------------------
+# ---- the middleware in an app ------------------------------------------------------------
 
 
 @get("/customers/{email:str}")
