@@ -6,31 +6,29 @@ guesser, and never the token or its digest.
 
 from __future__ import annotations
 
-from litestar.plugins.problem_details import ProblemDetailsException
-
-from service.db.errors import PROBLEM_BASE
+from service.problems import Problem
 
 REALM = 'Bearer realm="switchyard"'
 
 
-def unauthorized(reason: str) -> ProblemDetailsException:
+def unauthorized(reason: str) -> Problem:
     """`reason`: "missing" or "unknown"."""
     challenge = REALM if reason == "missing" else f'{REALM}, error="invalid_token"'
-    return ProblemDetailsException(
-        status_code=401,
-        type_=PROBLEM_BASE + "unauthorized",
+    return Problem(
+        f"{reason} bearer token (send Authorization: Bearer <token>)",
+        status=401,
+        slug="unauthorized",
         title="Unauthorized",
-        detail=f"{reason} bearer token (send Authorization: Bearer <token>)",
         headers={"WWW-Authenticate": challenge},
     )
 
 
-def forbidden(scope: str) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=403,
-        type_=PROBLEM_BASE + "forbidden",
+def forbidden(scope: str) -> Problem:
+    return Problem(
+        f"the token lacks scope {scope!r}",
+        status=403,
+        slug="forbidden",
         title="Forbidden",
-        detail=f"the token lacks scope {scope!r}",
         headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'},
         extra={"scope": scope},
     )
