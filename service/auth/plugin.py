@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 
+import msgspec
 from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
@@ -25,6 +27,32 @@ _SCHEME_DOC = SecurityScheme(
         + ". A missing or unknown token is a 401, a token without the scope a 403."
     ),
 )
+
+
+class AuthProblem(msgspec.Struct, kw_only=True):
+    """The body of a 401 or 403 (`scope` on a 403 only)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    scope: str | None = None
+
+
+_RESPONSES = {
+    401: ResponseSpec(
+        AuthProblem,
+        description="missing or unknown bearer token (with `WWW-Authenticate: Bearer`)",
+        media_type="application/problem+json",
+        generate_examples=False,
+    ),
+    403: ResponseSpec(
+        AuthProblem,
+        description="the token lacks the operation's scope (named in `scope`)",
+        media_type="application/problem+json",
+        generate_examples=False,
+    ),
+}
 
 
 class AuthPlugin(InitPluginProtocol, ReceiveRoutePlugin):
@@ -61,3 +89,4 @@ class AuthPlugin(InitPluginProtocol, ReceiveRoutePlugin):
             # One handler can sit on several routes (`/schema` and `/schema/`): add it once.
             if scopes and requirement not in (handler.security or ()):
                 handler.security = [*(handler.security or ()), requirement]
+                handler.responses = {**(handler.responses or {}), **_RESPONSES}

@@ -270,6 +270,10 @@ async def test_openapi_documents_the_scheme_and_each_operations_scope(
     assert paths["/health/db"]["get"]["security"] == [{"BearerToken": ["admin"]}]
     assert paths["/analytics/{name}"]["get"]["security"] == [{"BearerToken": ["analytics"]}]
     assert "security" not in paths["/health/live"]["get"]
+    refusals = paths["/customers/{email}"]["put"]["responses"]
+    assert {"401", "403"} <= set(refusals)
+    assert "application/problem+json" in refusals["403"]["content"]
+    assert "401" not in paths["/health/live"]["get"]["responses"]
 
 
 async def test_no_token_or_digest_reaches_the_logs(
