@@ -7,8 +7,9 @@ both in alternating rounds, because the machine is shared and noisy: only ratios
 one run mean anything. Target: service / reference >= 0.7 (median req/s).
 
 A third target is the same service with `auth.mode = "tokens"` (wrk sends a read token), so
-the cost of token checking on the hot path is reported as service+tokens / service in the
-same run. Budget: under 5%.
+the cost of token checking on the hot path is reported in the same run, as wrk figures and,
+for the 5% budget, as the CPU the check adds (timed alone by bench/token_cost.py, see there
+why) over the service's CPU per read under wrk.
 
     cd /work/main && /tmp/probe-venv/bin/python bench/read_path.py [--pre-ping] [--profile DIR]
 
@@ -55,19 +56,16 @@ from common import (
     wait_ready,
     wrk_command,
 )
+from token_cost import TokenCost, tokens_env
+from token_cost import measure as measure_token_cost
 
-from service.auth import new_token, token_digest
 from service.cluster import LocalCluster
 
 REPLICA = "replica-1"
 TARGET_RATIO = 0.7
 PRE_PING_ENV = {"SWITCHYARD_DATABASE__POOL__POOL_PRE_PING": "true"}
 NODE_SAMPLES = 25  # requests per service run whose X-DB-Node header we check
-TOKEN_BUDGET = 0.05  # token checking may cost at most this share of throughput
 TOKENS_TARGET = "service+tokens"
-# A realistic table: every digest is compared on every request (constant time), so the
-# bench token is one of several.
-CONFIGURED_TOKENS = 5
 
 
 @dataclass
@@ -94,17 +92,6 @@ class Target:
     cpu_us_per_request: list[float] = field(default_factory=list)
     warmup_requests: int = 0
     headers: dict[str, str] = field(default_factory=dict)  # sent with every request
-
-
-def tokens_env() -> tuple[dict[str, str], dict[str, str]]:
-    """The environment of a service in tokens mode, and the headers of a client with `read`."""
-    tokens = [new_token() for _ in range(CONFIGURED_TOKENS)]
-    table = [
-        {"name": f"bench-{i}", "sha256": token_digest(token), "scopes": ["read"]}
-        for i, token in enumerate(tokens)
-    ]
-    env = {"SWITCHYARD_AUTH__MODE": "tokens", "SWITCHYARD_AUTH__TOKENS": json.dumps(table)}
-    return env, {"Authorization": f"Bearer {tokens[-1]}"}
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -353,7 +340,9 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
 
-def report(targets: list[Target], options: Options, command: str) -> dict[str, object]:
+def report(
+    targets: list[Target], options: Options, command: str, cost: TokenCost
+) -> dict[str, object]:
     by_name = {t.name: t for t in targets}
     lines = [
         f"{'round':>5}  {'target':<17} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>10}",
@@ -407,6 +396,10 @@ def report(targets: list[Target], options: Options, command: str) -> dict[str, o
         )
         lines.append(f"pool_pre_ping=true / default = {cost:.2f}")
     tokens = token_cost(medians, by_name, options.rounds, lines)
+    request_us = medians["service"]["cpu_us_per_request"]
+    lines.append(cost.summary(request_us))
+    tokens["check_added_us"] = cost.added_us
+    tokens["check_share_of_read"] = cost.share_of(request_us)
     lines += ["", f"reproduce: {command}"]
     print("\n".join(lines))
     return {
@@ -428,20 +421,20 @@ def per_round_ratios(numerator: Target, denominator: Target, rounds: int) -> lis
 def token_cost(
     medians: dict[str, dict[str, float]], by_name: dict[str, Target], rounds: int, lines: list[str]
 ) -> dict[str, object]:
-    """service+tokens against the same service without tokens, in req/s and CPU per request."""
+    """service+tokens against the same service without tokens, under wrk. Shown for the
+    record: on a shared machine req/s swings far more between rounds than the check costs
+    (seen here: rounds of service / reference from 0.20 to 2.85 in one run), so the budget
+    is judged by token_cost.measure's figure instead."""
+    on, off = by_name[TOKENS_TARGET], by_name["service"]
     throughput = ratio(
         medians[TOKENS_TARGET]["requests_per_s"], medians["service"]["requests_per_s"]
     )
     cpu = ratio(
         medians[TOKENS_TARGET]["cpu_us_per_request"], medians["service"]["cpu_us_per_request"]
     )
-    rounds_ratio = per_round_ratios(by_name[TOKENS_TARGET], by_name["service"], rounds)
-    verdict = "within" if throughput >= 1 - TOKEN_BUDGET else "OVER"
-    lines.append(
-        f"tokens on / off = {throughput:.3f} req/s ({(1 - throughput) * 100:+.1f}% cost, "
-        f"{verdict} the {TOKEN_BUDGET:.0%} budget); CPU per request {cpu:.3f}x"
-    )
-    lines.append("per-round tokens on / off: " + ", ".join(f"{r:.3f}" for r in rounds_ratio))
+    rounds_ratio = per_round_ratios(on, off, rounds)
+    lines.append(f"under wrk, tokens on / off: req/s {throughput:.3f}x, CPU per request {cpu:.3f}x")
+    lines.append("per-round tokens on / off req/s: " + ", ".join(f"{r:.3f}" for r in rounds_ratio))
     return {"throughput_ratio": throughput, "cpu_ratio": cpu, "per_round": rounds_ratio}
 
 
@@ -494,11 +487,13 @@ def bench(options: Options, command: str) -> None:
                 )
                 on_primary = asyncio.run(transactions(primary_dsn)) - before
                 check_primary_idle(targets, on_primary)
-                summary = report(targets, options, command)
-                summary["primary_transactions_during_runs"] = on_primary
                 if options.profile_dir is not None:
                     for target in targets:
                         profile(target, options, paths_file, options.profile_dir)
+            log("token check: timed in process, alternating batches")  # servers stopped
+            cost = asyncio.run(measure_token_cost())
+            summary = report(targets, options, command, cost)
+            summary["primary_transactions_during_runs"] = on_primary
     if options.write_json:
         log(f"results: {write_json(targets, options, summary)}")
 
