@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help bootstrap system-deps venv cluster-up cluster-down migrate run test test-unit \
-        test-integration lint typecheck bench clean
+        check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -59,8 +59,9 @@ test: bootstrap ## the whole suite: unit, then integration in direct and in pgbo
 test-unit: venv ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q
 
-lint: venv ## ruff and mypy --strict
+check: venv ## the gates CI runs before the tests: ruff, ruff format --check, mypy --strict
 	$(BIN)/ruff check service tests bench migrations
+	$(BIN)/ruff format --check service tests bench migrations
 	$(BIN)/mypy
 
 bench: bootstrap ## read-path benchmark: the service against a raw asyncpg reference

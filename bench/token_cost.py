@@ -109,7 +109,8 @@ async def measure(pairs: int = 15, requests: int = 2000) -> TokenCost:
     )
     off, on = _app(None), _app(table)
     headers = [(b"host", b"bench")] + [(k.lower().encode(), v.encode()) for k, v in client.items()]
-    off_us, on_us = [], []
+    off_us: list[float] = []
+    on_us: list[float] = []
     for index in range(pairs + 1):  # the first pair warms both up and is dropped
         order = ((off, off_us), (on, on_us)) if index % 2 == 0 else ((on, on_us), (off, off_us))
         for app, results in order:

@@ -5,6 +5,7 @@ These names are the core's public surface; the API, analytics and other apps use
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.intent import Intent
 from service.db.lsn import format_lsn, parse_lsn
@@ -14,8 +15,10 @@ from service.db.query import ReadQuery
 from service.db.session import DbSession
 from service.db.snapshot import HealthSnapshot, NodeSnapshot, snapshot
 
-# What a handler declares to get a routed session: `async def h(db: Db) -> ...`.
+# What a handler declares to get a routed session: `async def h(db: Db) -> ...`, or an ORM
+# session on the same routed connection: `async def h(orm: Orm) -> ...`.
 Db = NamedDependency[DbSession]
+Orm = NamedDependency[AsyncSession]
 
 
 def health_snapshot(state: State) -> HealthSnapshot:
@@ -30,6 +33,7 @@ __all__ = [
     "HealthSnapshot",
     "Intent",
     "NodeSnapshot",
+    "Orm",
     "ReadQuery",
     "StatementTimeoutError",
     "SwitchyardPlugin",

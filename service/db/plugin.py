@@ -12,6 +12,7 @@ read's fate -> `_add_routing_headers` says where it went.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,24 +20,27 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.datastructures import MutableScopeHeaders
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Response
 from litestar.types import Message, Scope
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.intent import Intent
 from service.db.lsn import format_lsn, parse_lsn
-from service.db.problems import NodeUnavailableError
+from service.db.problems import DatabaseProblem, NodeUnavailableError, translate
 from service.db.record import EXCLUDE_KEY, RECORD_KEY, RoutingRecord
 from service.db.request import demand_of, sticky_token
 from service.db.retry import ReadRetryMiddleware
 from service.db.router import DatabaseRouter
 from service.db.session import DbSession
+from service.db.sqlstate import DRIVER_ERRORS
 from service.db.sticky import StickyWindow
 from service.problems import Problem
 from service.settings import DatabaseSettings, HealthSettings
 
 STATE_KEY = "db_router"
+log = logging.getLogger("switchyard.db")
 
 
 class SwitchyardPlugin(InitPluginProtocol):
@@ -59,9 +63,12 @@ class SwitchyardPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.lifespan.append(self._lifespan)
         app_config.dependencies["db"] = Provide(self._provide_db)
+        app_config.dependencies["orm"] = Provide(provide_orm)
         app_config.middleware.append(ReadRetryMiddleware)
         app_config.before_send.append(self._add_routing_headers)
         app_config.exception_handlers.setdefault(Problem, _render_problem)
+        for error in DRIVER_ERRORS:
+            app_config.exception_handlers.setdefault(error, _render_driver_error)
         return app_config
 
     @asynccontextmanager
@@ -88,6 +95,15 @@ class SwitchyardPlugin(InitPluginProtocol):
                 yield db
         except NodeUnavailableError as exc:
             self._node_failed(request, record, exc)
+            raise
+        except DRIVER_ERRORS as exc:
+            # Raised past the session's own wrappers (the ORM session, raw driver calls):
+            # its fate is decided here like any node failure; `_render_driver_error` renders
+            # the same translation. (Raising another exception from here would reach the
+            # client as a 500: Litestar groups exceptions a dependency swaps.)
+            problem = translate(exc, record.node or "?")
+            if isinstance(problem, NodeUnavailableError):
+                self._node_failed(request, record, problem)
             raise
         record.lsn = db.commit_lsn
 
@@ -125,3 +141,19 @@ class SwitchyardPlugin(InitPluginProtocol):
 
 def _render_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[Any]:
     return exc.to_response(request)
+
+
+def _render_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A database error that escaped the session's wrappers, as the problem it means."""
+    record: RoutingRecord | None = request.scope["state"].get(RECORD_KEY)
+    node = record.node if record is not None and record.node else "?"
+    problem = translate(exc, node)
+    if problem is None:
+        log.error("unexpected database error on %s", node, exc_info=exc)
+        problem = DatabaseProblem("the database failed the request in an unexpected way")
+    return problem.to_response(request)
+
+
+async def provide_orm(db: NamedDependency[DbSession]) -> AsyncSession:
+    """The `orm` dependency: an AsyncSession on the request's routed connection."""
+    return db.orm()

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable, Row, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.db import sqlstate as codes
 from service.db.deadline import Abortable, Deadline
@@ -26,6 +26,7 @@ from service.db.problems import translate as translate_error
 from service.db.query import ReadQuery
 
 T = TypeVar("T")
+S = TypeVar("S", bound=AsyncSession)
 
 # set_config(..., true) is SET LOCAL with the value bound instead of spliced into the SQL.
 _SET_LOCAL_TIMEOUT = text("SELECT set_config('statement_timeout', :value, true)")
@@ -36,7 +37,7 @@ CLIENT_GRACE = 1.0
 class DbSession:
     """A connection routed by intent. Handlers never commit: the dependency owns the transaction."""
 
-    __slots__ = ("_deadline", "autocommit", "commit_lsn", "conn", "intent", "node")
+    __slots__ = ("_deadline", "_orm", "autocommit", "commit_lsn", "conn", "intent", "node")
 
     def __init__(
         self, conn: AsyncConnection, node: Node, intent: Intent, deadline: float, autocommit: bool
@@ -49,6 +50,35 @@ class DbSession:
         self.autocommit = autocommit
         # Set after a write commits: the token a client sends back as X-DB-Min-LSN.
         self.commit_lsn: str | None = None
+        self._orm: AsyncSession | None = None
+
+    def orm(self, session_class: type[S] = AsyncSession) -> S:  # type: ignore[assignment]
+        """An ORM session on this routed connection: same node, intent and transaction,
+        `expire_on_commit=False`. Handlers never commit it: it is flushed before the
+        dependency commits (writes), and joins the transaction without ever ending it.
+        `session_class` may be any AsyncSession subclass (SQLModel's, for instance)."""
+        if self._orm is None:
+            self._orm = session_class(
+                bind=self.conn, expire_on_commit=False, join_transaction_mode="rollback_only"
+            )
+        elif not isinstance(self._orm, session_class):
+            raise TypeError(f"this request's ORM session is a {type(self._orm).__name__}")
+        return self._orm
+
+    async def flush_orm(self) -> None:
+        """Send what the handler's ORM session holds, within the statement deadline."""
+        if self._orm is not None and (self._orm.new or self._orm.dirty or self._orm.deleted):
+            try:
+                await self.bounded(self._orm.flush())
+            except DBAPIError as exc:
+                if (problem := statement_problem(exc, self.node.name)) is not None:
+                    raise problem from exc
+                raise
+
+    async def close_orm(self) -> None:
+        if self._orm is not None:
+            orm, self._orm = self._orm, None
+            await orm.close()
 
     async def execute(
         self, statement: Executable, params: Mapping[str, Any] | None = None

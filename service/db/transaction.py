@@ -89,6 +89,14 @@ class SessionScope:
         session = self._session
         assert session is not None
         try:
+            if exc_type is None and session.intent is Intent.WRITE:
+                try:
+                    await session.flush_orm()  # a bad row fails here, before COMMIT
+                except BaseException:
+                    await session.close_orm()
+                    await session.end_quietly(_GOODBYE_DEADLINE)
+                    raise
+            await session.close_orm()
             if not self._autocommit and not session.conn.invalidated:
                 if session.intent is not Intent.WRITE or exc_type is not None:
                     # A read-only transaction has nothing to commit: its answer is already

@@ -628,7 +628,8 @@ async def test_a_cancelled_report_leaves_its_connection_clean(
                     text("SELECT current_setting('statement_timeout'), pg_backend_pid()")
                 )
             ).one()
-            return autocommit, row[0], row[1]
+            values: tuple[object, ...] = tuple(row)
+            return autocommit, str(values[0]), int(str(values[1]))
 
     await router.start()
     try:

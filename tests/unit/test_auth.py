@@ -111,7 +111,7 @@ def test_a_moved_openapi_document_stays_open_and_the_old_path_does_not() -> None
     ],
 )
 def test_bearer_header_parsing(header: bytes, token: str | None) -> None:
-    assert bearer_token({"headers": [(b"authorization", header)]}) == token  # type: ignore[typeddict-item]
+    assert bearer_token({"headers": [(b"authorization", header)]}) == token  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ def test_writes_fail_fast_while_the_primary_is_down_or_missing() -> None:
     down = PrimaryView("primary", failed=True, reason="refused", retry_after=3)
     with pytest.raises(NodeUnavailableError) as caught:
         pick(Demand(Intent.WRITE), [up("r1")], primary=down)
+    assert caught.value.headers is not None
     assert caught.value.headers["Retry-After"] == "3"
     with pytest.raises(NoNodeAvailableError, match="two writable"):
         pick(Demand(Intent.WRITE), [up("r1")], primary=PrimaryView(None, reason="two writable"))

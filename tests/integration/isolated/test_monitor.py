@@ -29,33 +29,32 @@ def tuned(settings: Settings, **health: float) -> Settings:
 
 
 async def test_a_long_outage_never_stops_the_monitor(lab: LocalCluster) -> None:
-    """Thousands of failed probes of the primary, compressed into seconds: the replica
-    behind it in the round is still re-admitted after a restart."""
+    """Thousands of failed probes, compressed into seconds: a replica after the primary in
+    the round is still re-admitted when it comes back. (Every node is stopped so that each
+    round is a few refused connects; the primary's count of failures is the proof.)"""
     settings = tuned(
-        lab_settings(lab.env("direct")), interval=0.002, ban_initial=0.001, ban_max=0.002
+        lab_settings(lab.env("direct")), interval=0.001, ban_initial=0.001, ban_max=0.001
     )
     async with AsyncTestClient(app=create_app(settings)) as client:
-        lab.stop("primary", "immediate")
+        for node in ("replica-2", "replica-1", "primary"):
+            lab.stop(node, "immediate")
         await wait_for(
             client,
             lambda h: h["primary"]["consecutive_failures"] > OLD_OVERFLOW + 100,
-            60.0,
+            120.0,
             f"more than {OLD_OVERFLOW + 100} failed probes of the primary",
         )
-        lab.stop("replica-2", "immediate")
-        await wait_for(client, lambda h: h["replica-2"]["state"] == "down", 5.0, "replica-2 down")
+        assert (await client.get("/health/ready")).status_code == 503
         lab.start("replica-2")
         await wait_for(
             client,
-            lambda h: (
-                h["replica-2"]["state"] in ("up", "lagging")
-                and h["primary"]["consecutive_failures"] > OLD_OVERFLOW + 100
-            ),
+            lambda h: h["replica-2"]["state"] in ("up", "lagging"),
             10.0,
             "replica-2 re-admitted while the primary stays down",
         )
         health = await health_of(client)
         assert health["primary"]["state"] == "down"
+        assert health["primary"]["consecutive_failures"] > OLD_OVERFLOW + 100
         assert (await client.get("/health/ready")).status_code == 200
 
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 from service.cluster import ClusterError, LocalCluster
-from tests.fixtures.topology import _scratch_dir
+from tests.fixtures.topology import scratch_dir
 
 
 @pytest.fixture(scope="session")
 def tls_cluster() -> Iterator[LocalCluster]:
-    cluster = LocalCluster(_scratch_dir(), replicas=1, tls=True)
+    cluster = LocalCluster(scratch_dir(), replicas=1, tls=True)
     try:
         cluster.up()
     except ClusterError as exc:
