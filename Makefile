@@ -10,8 +10,8 @@ MODE ?= direct            # direct | pgbouncer: how `make run` reaches the nodes
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help bootstrap system-deps venv cluster-up cluster-down migrate run test test-unit \
-        check bench clean
+.PHONY: help bootstrap system-deps venv cluster-up cluster-down migrate run topology-check test \
+        test-unit check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -49,7 +49,12 @@ migrate: cluster-up ## apply migrations to the local primary (always the direct 
 
 run: migrate ## serve on $(HOST):$(PORT) against the local topology; MODE=pgbouncer goes through PgBouncer
 	set -a && source $(CLUSTER_DIR)/env$(if $(filter pgbouncer,$(strip $(MODE))),.pgbouncer,) && set +a && \
+	  { $(BIN)/switchyard check || true; } && \
 	  $(BIN)/switchyard run --host $(HOST) --port $(PORT)
+
+topology-check: cluster-up ## `switchyard check` on the local topology: what is wrong with it (MODE=pgbouncer too)
+	set -a && source $(CLUSTER_DIR)/env$(if $(filter pgbouncer,$(strip $(MODE))),.pgbouncer,) && set +a && \
+	  $(BIN)/switchyard check
 
 test: bootstrap ## the whole suite: unit, then integration in direct and in pgbouncer mode
 	$(BIN)/pytest tests/unit -q

@@ -12,6 +12,7 @@ from service.api.customers import CustomerController
 from service.api.health import HealthController
 from service.api.orders import OrderController
 from service.auth import AuthPlugin, TokenTable
+from service.check import startup_check
 from service.db.plugin import SwitchyardPlugin
 from service.problems import problem_details_plugin
 from service.settings import AuthSettings, Settings, load_settings
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SwitchyardPlugin(settings.database, settings.health),
             problem_details_plugin(),
         ],
+        lifespan=[startup_check(settings)] if settings.server.startup_check else [],
     )
 
 
