@@ -188,3 +188,28 @@ def test_a_missing_ca_file_stops_start_up_naming_the_key(tls_cluster: LocalClust
     assert done.returncode == 2
     assert "database.primary.url" in done.stderr
     assert "/nonexistent/ca" in done.stderr
+
+
+def test_switchyard_check_sees_tls_and_names_a_wrong_ca(
+    tls_cluster: LocalCluster, wrong_ca: Path
+) -> None:
+    env = {**os.environ, **tls_cluster.env("direct")}
+    good = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.count("TLS on") == 2
+    replica = _with_password(tls_cluster.direct_url("replica-1"))
+    env["DATABASE_REPLICA_URLS"] = "replica-1=" + replica.replace(
+        str(tls_cluster.tls_ca), str(wrong_ca)
+    )
+    bad = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    line = next(x for x in bad.stdout.splitlines() if x.startswith("ERROR"))
+    assert "replica-1" in line
+    assert "certificate" in line
+    assert PASSWORD not in bad.stdout + bad.stderr
