@@ -32,9 +32,10 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.docker_client import DockerClient
 from testcontainers.core.network import Network
 
-from service.cluster import config
+from service.cluster import config, roles
 from service.cluster.errors import ClusterError
-from service.cluster.local import PGBOUNCER, PRIMARY, RELOAD_SETTLE_S
+from service.cluster.local import PGBOUNCER, PRIMARY
+from service.cluster.node_sql import RELOAD_SETTLE_S
 from service.cluster.proc import free_ports
 from service.cluster.procfs import wait_until
 from service.cluster.protocol import NodeInfo
@@ -88,9 +89,11 @@ def postgres_settings(replica: bool) -> list[str]:
         "hot_standby=on",
         "max_wal_senders=10",
         "max_connections=300",
-        # A throwaway lab: no crash safety wanted (never copy these to data you keep).
+        # A throwaway lab: no crash safety wanted (never copy this to data you keep).
         "fsync=off",
-        "full_page_writes=off",
+        # What pg_rewind needs, kept equal to the local lab's.
+        "full_page_writes=on",
+        "wal_log_hints=on",
         "wal_receiver_status_interval=1s",
         "wal_keep_size=256MB",
     ]
@@ -327,6 +330,13 @@ class ContainerCluster(ServiceUrls):
             change = f"ALTER SYSTEM SET recovery_min_apply_delay = '{round(seconds * 1000)}ms'"
         self._psql(name, [change, "SELECT pg_reload_conf()"])
         time.sleep(RELOAD_SETTLE_S)
+
+    def current_primary(self) -> str | None:
+        status = self.status()
+        running = [n.name for n in self._nodes if status[n.name] == "running"]
+        return roles.pick_primary(
+            {name: roles.NodeFacts.parse(self._psql(name, [roles.FACTS_SQL])) for name in running}
+        )
 
     def pause_replay(self, name: str) -> None:
         self._replica(name)
