@@ -239,6 +239,10 @@ class LocalCluster(NodeSql, ServiceUrls):
         if upstream == name:
             raise ClusterError(f"{name} cannot follow itself")
         source = self._node(upstream)
+        # Right after a promotion the source's control file still names the old timeline
+        # until its first checkpoint, and PostgreSQL 15's pg_rewind reads the timeline there:
+        # it would find "no rewind required" and leave a node that cannot follow.
+        postgres.psql(source.port, ["CHECKPOINT"])
         self.stop(name, "fast")
         postgres.rewind(name, node.data_dir, source.port, self.base_dir)
         # pg_rewind copied the source's own config files: this node's port and role come back.

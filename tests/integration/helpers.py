@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from typing import Any
 
@@ -54,3 +55,10 @@ async def primary_fetch(cluster: Topology, sql: str, *args: Any) -> list[asyncpg
         return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): a database that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -144,3 +144,9 @@ async def test_an_unknown_token_is_a_401_with_a_bearer_challenge(api: Client) ->
 async def test_the_default_local_mode_asks_for_no_token(client: Client) -> None:
     """The shared client runs with the settings' default: make run's behaviour, unchanged."""
     assert (await client.get("/health/db")).status_code == 200
+
+
+async def test_head_needs_read_like_get(api: Client) -> None:
+    assert (await api.head("/customers")).status_code == 401
+    assert (await api.head("/customers", headers=BEARER[ANALYST])).status_code == 403
+    assert (await api.head("/customers", headers=BEARER[READER])).status_code == 200
