@@ -15,7 +15,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help bootstrap system-deps patroni venv cluster-up cluster-down migrate run topology-check \
-        test test-unit check bench clean
+        test test-unit check fuzz bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -78,6 +78,10 @@ test: bootstrap ## the whole suite: unit, then integration in direct and in pgbo
 	$(BIN)/pytest tests/unit -q
 	SWITCHYARD_TEST_MODE=direct $(BIN)/pytest tests/integration -q
 	SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration -q
+
+fuzz: bootstrap ## schemathesis against the service, longer than CI runs it (both modes)
+	SWITCHYARD_FUZZ_EXAMPLES=$${EXAMPLES:-50} SWITCHYARD_TEST_MODE=direct $(BIN)/pytest tests/integration/contract -q
+	SWITCHYARD_FUZZ_EXAMPLES=$${EXAMPLES:-50} SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration/contract -q
 
 test-unit: venv ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-Status = Literal["pending", "completed", "cancelled", "refunded"]
+from service.table_values import OrderStatus
+
+Status = OrderStatus
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code, e.g. USD")]
 # A naive timestamp would be read in whatever time zone the server runs in: demand an offset.
 Timestamp = Annotated[dt.datetime, msgspec.Meta(tz=True)]

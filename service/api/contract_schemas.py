@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.table_values import MAX_ID
+
 # Whitespace as Python's str.strip() and `\s` see it, spelled out: a validator with ECMA or
 # Rust regular expressions has a narrower `\s` (without U+001C..U+001F, for one).
 _WS = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
@@ -22,7 +24,6 @@ LSN_OR_EMPTY = "^([ \t]*[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}[ \t]*)?$"
 CONSISTENCY = "^[ \t]*([Ss][Tt][Rr][Oo][Nn][Gg]|[Ee][Vv][Ee][Nn][Tt][Uu][Aa][Ll])[ \t]*$"
 STALENESS = f"^[{_WS}]*[0-9]{{1,9}}(\\.[0-9]{{1,6}})?[{_WS}]*(ms|s)?[{_WS}]*$"
 CURSOR = "^[A-Za-z0-9_-]{1,200}$"
-MAX_ORDER_ID = 2**63 - 1
 
 COMPONENTS: dict[str, Any] = {
     "Problem": {
@@ -105,7 +106,7 @@ def tighten_parameters(parameters: list[dict[str, Any]]) -> None:
         if name == "email" and parameter["in"] == "path":
             schema.update({"type": "string", "pattern": EMAIL_IN_PATH, "maxLength": 254})
         elif name == "order_id":
-            schema.update({"type": "integer", "minimum": 1, "maximum": MAX_ORDER_ID})
+            schema.update({"type": "integer", "minimum": 1, "maximum": MAX_ID})
         elif name == "cursor":
             parameter["schema"] = {"type": "string", "pattern": CURSOR}
 

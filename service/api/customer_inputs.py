@@ -10,9 +10,9 @@ from typing import Annotated, NamedTuple
 
 from litestar.params import FromQuery, JSONBody, Parameter
 
+from service.api.customer_schemas import MAX_BATCH, CustomerBatchIn, CustomerIn
 from service.api.emails import normalise_email
 from service.api.pagination import DEFAULT_LIMIT, Limit, decode_cursor
-from service.api.schemas import MAX_BATCH, CustomerBatchIn, CustomerIn
 from service.problems import problem
 
 # The email in the path. normalise_email does the real check; NUL is refused here because

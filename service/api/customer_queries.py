@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, Text, bindparam, func, literal_column, not_, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from service.api.schemas import Customer
+from service.api.customer_schemas import Customer
 from service.api.tables import customers
 from service.db import ReadQuery
 

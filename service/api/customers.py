@@ -16,9 +16,15 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from service.api import customer_inputs as inputs
 from service.api import customer_queries as cq
 from service.api import order_queries as oq
+from service.api.customer_schemas import (
+    BatchResult,
+    Customer,
+    CustomerBatchIn,
+    CustomerIn,
+    CustomerPage,
+)
 from service.api.order_schemas import OrderPage
 from service.api.pagination import next_cursor
-from service.api.schemas import BatchResult, Customer, CustomerBatchIn, CustomerIn, CustomerPage
 from service.api.validated import DEPENDENCIES, validator
 from service.db import Db
 from service.problems import not_found

@@ -1,6 +1,6 @@
 """How much of a request the API reads at all: sized for the largest legitimate request.
 
-The largest body is a full customer batch (service.api.schemas.MAX_BATCH = 1,000 entries at
+The largest body is a full customer batch (service.api.customer_schemas.MAX_BATCH = 1,000 entries at
 the longest email and name): about 0.5 MB as JSON, under 0.9 MB with non-ASCII names. A body
 past MAX_BODY_BYTES is a 413 problem before any of it is decoded.
 """

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
-from service.api.schemas import EmailText, ExternalId
-
-OrderStatus = Literal["pending", "completed", "cancelled", "refunded"]
+from service.api.customer_schemas import EmailText, ExternalId
+from service.table_values import OrderStatus
 
 
 class OrderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

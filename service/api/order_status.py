@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from service.api.order_schemas import OrderStatus
+from service.table_values import OrderStatus
 
 STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 

@@ -17,14 +17,13 @@ from service.api.order_status import SOURCES, describe_next
 from service.api.validated import DEPENDENCIES, validator
 from service.db import Db
 from service.problems import invalid_field, not_found, problem
-
-_MAX_ID = 2**63 - 1
+from service.table_values import MAX_ID
 
 
 def _order_id(value: int) -> int:
     """Ids are positive bigints: another integer names no order (404) and must not reach
     asyncpg, where it would be an overflow error instead of an answer."""
-    if not 0 < value <= _MAX_ID:
+    if not 0 < value <= MAX_ID:
         raise not_found(f"order {value}")
     return value
 

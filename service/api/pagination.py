@@ -16,10 +16,10 @@ import msgspec
 from litestar.params import Parameter
 
 from service.problems import invalid_field
+from service.table_values import MAX_ID
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
-_MAX_ID = 2**63 - 1  # ids are bigint; anything larger cannot be a position in the table
 _MAX_CURSOR_LENGTH = 200
 
 # The `limit` query parameter as handlers declare it; Litestar answers 400 outside 1..500.
@@ -28,7 +28,7 @@ Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size, 1..
 
 class _Position(msgspec.Struct, forbid_unknown_fields=True):
     k: str
-    id: Annotated[int, msgspec.Meta(ge=0, le=_MAX_ID)]
+    id: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
 
 
 _encoder = msgspec.json.Encoder()

@@ -29,7 +29,7 @@ from service.cluster.proc import (
 from service.cluster.procfs import proc_state, signal_tree, state_word, wait_until
 from service.cluster.protocol import NodeInfo
 from service.cluster.service_urls import ServiceUrls
-from service.cluster.state import ClusterState, NodeState, load_state, plan_nodes, save_state
+from service.cluster.state import ClusterState, NodeRecord, load_state, plan_nodes, save_state
 
 PRIMARY = "primary"
 PGBOUNCER = "pgbouncer"
@@ -318,7 +318,7 @@ class LocalCluster(NodeSql, ServiceUrls):
             )
         return best[0] if best else self._state.nodes[0].name
 
-    def _up_replica(self, node: NodeState, primary_port: int) -> None:
+    def _up_replica(self, node: NodeRecord, primary_port: int) -> None:
         data_dir = self.base_dir / node.name
         # An initialized dir is kept whatever its role: it may be the promoted primary.
         if not postgres.is_initialized(data_dir):

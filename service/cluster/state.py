@@ -18,7 +18,7 @@ STATE_VERSION = 1
 
 
 @dataclass
-class NodeState:
+class NodeRecord:
     name: str
     role: str
     port: int
@@ -26,11 +26,11 @@ class NodeState:
 
 @dataclass
 class ClusterState:
-    nodes: list[NodeState] = field(default_factory=list)
+    nodes: list[NodeRecord] = field(default_factory=list)
     pgbouncer_port: int = 0
     tls: bool = False  # decided when the cluster is created (`up --tls`)
 
-    def node(self, name: str) -> NodeState | None:
+    def node(self, name: str) -> NodeRecord | None:
         return next((n for n in self.nodes if n.name == name), None)
 
     def to_json(self) -> str:
@@ -55,7 +55,7 @@ def load_state(path: Path) -> ClusterState | None:
     if raw.get("version") != STATE_VERSION:
         raise ClusterError(f"{path} has an unknown format; remove the folder to start over")
     try:
-        nodes = [NodeState(str(n["name"]), str(n["role"]), int(n["port"])) for n in raw["nodes"]]
+        nodes = [NodeRecord(str(n["name"]), str(n["role"]), int(n["port"])) for n in raw["nodes"]]
         return ClusterState(
             nodes=nodes,
             pgbouncer_port=int(raw["pgbouncer_port"]),
@@ -87,7 +87,7 @@ def plan_nodes(state: ClusterState, replicas: int) -> bool:
     taken = {n.port for n in state.nodes} | {state.pgbouncer_port}
     ports = [p for p in free_ports(need + len(taken)) if p not in taken][:need]
     for name, role in missing:
-        state.nodes.append(NodeState(name, role, ports.pop(0)))
+        state.nodes.append(NodeRecord(name, role, ports.pop(0)))
     if not state.pgbouncer_port:
         state.pgbouncer_port = ports.pop(0)
     return True

@@ -17,8 +17,8 @@ import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
+from service.api.customer_schemas import MAX_BATCH
 from service.api.limits import MAX_BODY_BYTES
-from service.api.schemas import MAX_BATCH
 from service.app import create_app
 from service.settings import Settings, load_settings
 from tests.integration.helpers import Client, closed_port, unique_email

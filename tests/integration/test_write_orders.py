@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from service.api.order_schemas import OrderStatus
 from service.api.order_status import STATUSES, can_become
 from service.cluster import Topology
+from service.table_values import OrderStatus
 from tests.integration.helpers import Client, primary_fetch, unique_email, wait_for_replicas
 
 STRONG = {"X-DB-Consistency": "strong"}

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from service.cluster import config, tls
-from service.cluster.state import ClusterState, NodeState, load_state, save_state
+from service.cluster.state import ClusterState, NodeRecord, load_state, save_state
 
 
 def test_a_node_certificate_names_loopback_and_chains_to_the_ca(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_service_urls_verify_fully_with_the_labs_ca(tmp_path: Path) -> None:
 
 def test_the_state_file_remembers_tls(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    save_state(path, ClusterState([NodeState("primary", "primary", 5432)], 6432, tls=True))
+    save_state(path, ClusterState([NodeRecord("primary", "primary", 5432)], 6432, tls=True))
     loaded = load_state(path)
     assert loaded is not None
     assert loaded.tls is True
