@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import deque
 from collections.abc import Sequence
 
@@ -242,4 +243,7 @@ def _describe(exc: BaseException) -> str:
     """A short reason without the URL (which could carry a password)."""
     if isinstance(exc, TimeoutError):
         return "no answer in time"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # A wrong CA or host name is a configuration fault: name it, not just its type.
+        return f"TLS certificate not accepted: {exc.verify_message}"
     return type(exc).__name__
