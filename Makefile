@@ -51,8 +51,8 @@ run: migrate ## serve on $(HOST):$(PORT) against the local topology; MODE=pgboun
 	set -a && source $(CLUSTER_DIR)/env$(if $(filter pgbouncer,$(strip $(MODE))),.pgbouncer,) && set +a && \
 	  $(BIN)/switchyard run --host $(HOST) --port $(PORT)
 
-test: bootstrap ## the whole suite: unit, then integration in direct and in pgbouncer mode
-	$(BIN)/pytest tests/unit -q
+test: bootstrap ## the whole suite: unit, the wheel install, then integration in direct and in pgbouncer mode
+	$(BIN)/pytest tests/unit tests/packaging -q
 	SWITCHYARD_TEST_MODE=direct $(BIN)/pytest tests/integration -q
 	SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration -q
 
