@@ -15,7 +15,8 @@ from pathlib import Path
 
 from service.cluster import config
 from service.cluster.errors import ClusterError
-from service.cluster.local import PGBOUNCER, LocalCluster
+from service.cluster.local import LocalCluster
+from service.cluster.service_urls import PGBOUNCER
 
 Handler = Callable[[argparse.Namespace, LocalCluster], int]
 

@@ -26,11 +26,10 @@ from service.cluster.proc import (
 )
 from service.cluster.procfs import proc_state, signal_tree, wait_until
 from service.cluster.protocol import NodeInfo
-from service.cluster.service_urls import ServiceUrls
+from service.cluster.service_urls import PGBOUNCER, ServiceUrls, apply_delay_sql
 from service.cluster.state import ClusterState, NodeState, load_state, plan_nodes, save_state
 
 PRIMARY = "primary"
-PGBOUNCER = "pgbouncer"
 REQUIRED_BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "psql", "pgbouncer")
 # ALTER SYSTEM + pg_reload_conf() only asks the server to re-read its config.
 RELOAD_SETTLE_S = 0.05
@@ -153,14 +152,8 @@ class LocalCluster(ServiceUrls):
         wait_until(lambda: proc_state(pid) != "T", 2)
 
     def set_apply_delay(self, name: str, seconds: float) -> None:
-        if seconds < 0:
-            raise ClusterError("an apply delay cannot be negative")
-        port = self._replica(name).port
-        if seconds == 0:
-            change = "ALTER SYSTEM RESET recovery_min_apply_delay"
-        else:
-            change = f"ALTER SYSTEM SET recovery_min_apply_delay = '{round(seconds * 1000)}ms'"
-        postgres.psql(port, [change, "SELECT pg_reload_conf()"])
+        statements = apply_delay_sql(seconds)
+        postgres.psql(self._replica(name).port, statements)
         time.sleep(RELOAD_SETTLE_S)
 
     def pause_replay(self, name: str) -> None:
@@ -170,14 +163,10 @@ class LocalCluster(ServiceUrls):
         postgres.psql(self._replica(name).port, ["SELECT pg_wal_replay_resume()"])
 
     # ---- internals -------------------------------------------------------------------------
-    def _node(self, name: str) -> NodeInfo:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        known = ", ".join([n.name for n in self.nodes] + [PGBOUNCER]) if self.exists() else ""
-        if not known:
-            raise ClusterError(f"no cluster in {self.base_dir}; run `switchyard cluster up`")
-        raise ClusterError(f"unknown node {name!r}; known: {known}")
+    def _unknown_node(self, name: str) -> str:
+        if not self.exists():
+            return f"no cluster in {self.base_dir}; run `switchyard cluster up`"
+        return super()._unknown_node(name)
 
     def _running_pid(self, name: str) -> int:
         if name == PGBOUNCER:

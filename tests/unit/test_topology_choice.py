@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from service.cluster import ClusterError, LocalCluster, Topology, config
-from service.cluster.containers import (
+from service.settings import load_settings
+from tests.fixtures.containers import (
     ContainerCluster,
     docker_available,
     pgbouncer_ini,
     postgres_settings,
     replica_script,
 )
-from service.settings import load_settings
 from tests.fixtures.topology import _make_topology, choose_topology
 
 
