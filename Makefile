@@ -11,8 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help bootstrap system-deps venv cluster-up cluster-down migrate run test test-unit \
-        test-integration lint typecheck bench clean docker-deps docker-up docker-down images \
-        compose-test test-containers
+        check bench clean docker-deps docker-up docker-down images compose-test test-containers
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -82,8 +81,9 @@ test-containers: docker-deps bootstrap ## the container-capable integration test
 	$(ENGINE) run bash -c 'images/build.sh && SWITCHYARD_TOPOLOGY=containers \
 	  SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration -q -m containers'
 
-lint: venv ## ruff and mypy --strict
+check: venv ## the gates CI runs before the tests: ruff, ruff format --check, mypy --strict
 	$(BIN)/ruff check service tests bench migrations
+	$(BIN)/ruff format --check service tests bench migrations
 	$(BIN)/mypy
 
 bench: bootstrap ## read-path benchmark: the service against a raw asyncpg reference

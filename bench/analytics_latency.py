@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,7 +67,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return cuts[49] * 1000, cuts[98] * 1000
 
 
-async def measure(calls: dict[str, Call], requests: int) -> dict[str, list[float]]:
+async def measure(calls: Mapping[str, Call], requests: int) -> dict[str, list[float]]:
     warm_up = max(requests // 10, 20)  # pools, plan caches, the service's first requests
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for round_ in range(warm_up + requests):
@@ -112,7 +112,7 @@ async def wait_ready(base: str, service: subprocess.Popen[bytes]) -> None:
 
 async def bench(cluster: LocalCluster, base: str, requests: int, days: int) -> None:
     # The report's own SQL, compiled for asyncpg ($1, $2, ...) with the values the service binds.
-    compiled = DAILY_REVENUE.sql.compile(dialect=asyncpg_dialect.dialect())
+    compiled = DAILY_REVENUE.sql.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
     values = {"days": days, "status": "completed", "currency": None}
     values[ROW_LIMIT_BIND] = DAILY_REVENUE.max_rows + 1
     args = [values[name] for name in compiled.positiontup or []]

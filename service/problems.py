@@ -1,8 +1,12 @@
-"""Every error as application/problem+json (RFC 9457) with a stable `type`."""
+"""Every error as application/problem+json (RFC 9457) with a stable `type`: one way to build one.
+
+`Problem` is the one exception every part of the service raises for a problem response; the
+ProblemDetailsPlugin renders it (and turns Litestar's own HTTP exceptions into the same shape).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.plugins.problem_details import (
@@ -11,27 +15,71 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
-from service.db.errors import PROBLEM_BASE
+PROBLEM_BASE = "urn:switchyard:problem:"
 
 
-def problem(
-    status: int, slug: str, title: str, detail: str, **extra: Any
-) -> ProblemDetailsException:
-    return ProblemDetailsException(
-        status_code=status,
-        type_=PROBLEM_BASE + slug,
-        title=title,
-        detail=detail,
-        extra=extra or None,
-    )
+class Problem(ProblemDetailsException):
+    """A problem response: subclasses fix `slug`, `title_text` and `status`."""
+
+    slug: ClassVar[str] = "error"
+    title_text: ClassVar[str] = "Error"
+    status: int = 500
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        slug: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if status is not None:
+            self.status = status
+        super().__init__(
+            detail=detail,
+            status_code=self.status,
+            headers=headers,
+            extra=extra,
+            type_=PROBLEM_BASE + (slug or self.slug),
+            title=title or self.title_text,
+        )
 
 
-def invalid_field(field: str, detail: str, status: int = 400) -> ProblemDetailsException:
-    return problem(status, "invalid-request", "Invalid request", f"{field}: {detail}", field=field)
+class InvalidRequest(Problem):
+    slug = "invalid-request"
+    title_text = "Invalid request"
+    status = 400
 
 
-def not_found(what: str) -> ProblemDetailsException:
-    return problem(404, "not-found", "Not found", f"{what} does not exist")
+class InvalidHeader(Problem):
+    slug = "invalid-header"
+    title_text = "Invalid request header"
+    status = 400
+
+    def __init__(self, header: str, detail: str) -> None:
+        super().__init__(f"{header}: {detail}", extra={"header": header})
+        self.header = header
+
+
+class NotFound(Problem):
+    slug = "not-found"
+    title_text = "Not found"
+    status = 404
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Problem:
+    """A one-off problem a handler raises where no class of its own is worth having."""
+    return Problem(detail, status=status, slug=slug, title=title, extra=extra or None)
+
+
+def invalid_field(field: str, detail: str, status: int = 400) -> Problem:
+    return InvalidRequest(f"{field}: {detail}", status=status, extra={"field": field})
+
+
+def not_found(what: str) -> Problem:
+    return NotFound(f"{what} does not exist")
 
 
 def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
@@ -41,21 +89,15 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
         message = first.get("message") or exc.detail
         detail = f"{fields[0]}: {message}" if fields else str(message)
-        return ProblemDetailsException(
-            status_code=exc.status_code,
-            type_=PROBLEM_BASE + "invalid-request",
-            title="Invalid request",
-            detail=detail,
+        return InvalidRequest(
+            detail,
+            status=exc.status_code,
             extra={"field": fields[0] if fields else None, "errors": errors},
         )
     if isinstance(exc, NotFoundException):
-        return problem(404, "not-found", "Not found", exc.detail)
-    return ProblemDetailsException(
-        status_code=exc.status_code,
-        type_=PROBLEM_BASE + "http-error",
-        title=exc.detail,
-        detail=exc.detail,
-        headers=exc.headers,
+        return NotFound(exc.detail)
+    return Problem(
+        exc.detail, status=exc.status_code, slug="http-error", title=exc.detail, headers=exc.headers
     )
 
 

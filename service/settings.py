@@ -86,6 +86,9 @@ class DatabaseSettings(_Base, frozen=True):
     # How long a read carrying X-DB-Min-LSN waits for a replica to replay it before the
     # primary serves it instead.
     min_lsn_wait: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    # A token further ahead of the primary's last probed position than this is one no replica
+    # can have replayed: the read goes straight to the primary, costing no replica connection.
+    token_margin_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024 * 1024
     # Seconds after a write during which a client's reads (carrying the signed cookie) see
     # it without sending X-DB-Min-LSN; 0 turns the window off. Needs sticky_secret.
     sticky_window: Annotated[float, msgspec.Meta(ge=0)] = 0.0

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from service.api.schemas import Customer
 from service.api.tables import customers
-from service.db.query import ReadQuery
+from service.db import ReadQuery
 
 _COLUMNS = (
     customers.c.id,

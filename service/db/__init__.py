@@ -1,12 +1,43 @@
-"""The routing core: nodes, intent, routed sessions, and the Litestar plugin that wires them."""
+"""The routing core: nodes, intent, routed sessions, and the Litestar plugin that wires them.
 
+These names are the core's public surface; the API, analytics and other apps use only them.
+"""
+
+from litestar.datastructures import State
 from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.plugin import SwitchyardPlugin
-from service.db.routing import Intent
+from service.db.intent import Intent
+from service.db.lsn import format_lsn, parse_lsn
+from service.db.plugin import STATE_KEY, SwitchyardPlugin
+from service.db.problems import DatabaseProblem, StatementTimeoutError
+from service.db.query import ReadQuery
 from service.db.session import DbSession
+from service.db.snapshot import HealthSnapshot, NodeSnapshot, snapshot
 
-# What a handler declares to get a routed session: `async def h(db: Db) -> ...`.
+# What a handler declares to get a routed session: `async def h(db: Db) -> ...`, or an ORM
+# session on the same routed connection: `async def h(orm: Orm) -> ...`.
 Db = NamedDependency[DbSession]
+Orm = NamedDependency[AsyncSession]
 
-__all__ = ["Db", "DbSession", "Intent", "SwitchyardPlugin"]
+
+def health_snapshot(state: State) -> HealthSnapshot:
+    """What the monitor knows now, from the app's state (no I/O: it never opens a connection)."""
+    return snapshot(state[STATE_KEY])
+
+
+__all__ = [
+    "DatabaseProblem",
+    "Db",
+    "DbSession",
+    "HealthSnapshot",
+    "Intent",
+    "NodeSnapshot",
+    "Orm",
+    "ReadQuery",
+    "StatementTimeoutError",
+    "SwitchyardPlugin",
+    "format_lsn",
+    "health_snapshot",
+    "parse_lsn",
+]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from service.db.errors import NodeUnavailableError
+from service.db.failure import FailureKind
+from service.db.problems import NodeUnavailableError
 
 
 class CheckoutGate:
@@ -46,8 +47,8 @@ class CheckoutGate:
         except TimeoutError:
             raise NodeUnavailableError(
                 self._node,
+                FailureKind.POOL_EXHAUSTED,
                 f"every pooled connection stayed busy for {self._timeout:g} s",
-                node_fault=False,
             ) from None
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:

@@ -1,9 +1,11 @@
 """What the service knows about one node's health, and the rules that change it.
 
 States: `up` (serves), `lagging` (a replica too far behind, or catching up after an outage),
-`down` (the monitor's probe failed), `banned` (a request failed on it). Down and banned nodes
-get no traffic until a probe after their back-off succeeds; the back-off doubles per
-consecutive failure up to a cap, so a node that comes back is serving again within seconds.
+`down` (the monitor's probe failed), `banned` (a request failed on it), `fenced` (writable on
+an old timeline, or a standby following such a node: split brain) and `foreign` (another
+cluster). Down and banned nodes get no traffic until a probe after their back-off succeeds;
+the back-off doubles per consecutive failure up to a cap, so a node that comes back is
+serving again within seconds, however long it was away.
 """
 
 from __future__ import annotations
@@ -11,20 +13,32 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+# 2**_MAX_DOUBLINGS times the initial back-off is far past any sane cap; the exponent stops
+# growing there, so a node down for days never overflows the arithmetic.
+_MAX_DOUBLINGS = 32
+
 
 class NodeState(enum.Enum):
     UP = "up"
     LAGGING = "lagging"
     DOWN = "down"
     BANNED = "banned"
+    FENCED = "fenced"
+    FOREIGN = "foreign"
 
 
 @dataclass
 class NodeHealth:
     state: NodeState = NodeState.UP
     in_recovery: bool | None = None
+    timeline: int | None = None
+    system_identifier: int | None = None
     # Replay position on a standby, flush position on a primary, as of the last probe.
     lsn: int | None = None
+    # On a standby: the WAL it has received so far (judges it while the primary is down).
+    received: int | None = None
+    # When that probe answered (the event loop's clock): how old `lsn` and the lag are.
+    observed_at: float | None = None
     # The highest replay position ever seen: a replica restarted after a crash accepts
     # connections before it has replayed that far again, and must not serve until it has.
     high_water_lsn: int | None = None
@@ -33,6 +47,7 @@ class NodeHealth:
     lag_seconds: float | None = None
     last_error: str | None = None
     failures: int = 0
+    failed_at: float = float("-inf")
     banned_until: float = 0.0
 
     @property
@@ -46,6 +61,10 @@ class NodeHealth:
     def probe_due(self, now: float) -> bool:
         return not self.failed or now >= self.banned_until
 
+    def back_off(self, ban_initial: float, ban_max: float) -> float:
+        doublings = min(self.failures - 1, _MAX_DOUBLINGS)
+        return float(min(ban_initial * 2.0**doublings, ban_max))
+
     def fail(
         self, now: float, reason: str, state: NodeState, ban_initial: float, ban_max: float
     ) -> bool:
@@ -58,42 +77,68 @@ class NodeHealth:
             return False
         self.failures += 1
         self.state = state
-        self.banned_until = now + min(ban_initial * 2 ** (self.failures - 1), ban_max)
+        self.failed_at = now
+        self.banned_until = now + self.back_off(ban_initial, ban_max)
         self.catching_up = True
         return not was_failed
 
-    def observe(self, in_recovery: bool, lsn: int | None) -> None:
-        """A successful probe: the node answers again."""
+    def observe(
+        self,
+        now: float,
+        started: float,
+        *,
+        in_recovery: bool,
+        lsn: int | None,
+        received: int | None = None,
+        timeline: int | None = None,
+        system_identifier: int | None = None,
+    ) -> bool:
+        """A successful probe that started at `started`; False (and nothing changes) when the
+        node failed after the probe began: that probe's answer is older than the failure."""
+        if self.failed and self.failed_at >= started:
+            return False
         self.failures = 0
         self.in_recovery = in_recovery
         self.lsn = lsn
+        self.received = received
+        self.observed_at = now
+        self.timeline = timeline
+        self.system_identifier = system_identifier
         if lsn is not None and (self.high_water_lsn is None or lsn > self.high_water_lsn):
             self.high_water_lsn = lsn
-        if self.state in (NodeState.DOWN, NodeState.BANNED):
+        if self.failed or self.state in (NodeState.FENCED, NodeState.FOREIGN):
             self.state = NodeState.UP
         self.last_error = None
+        return True
+
+    def exclude(self, state: NodeState, reason: str) -> None:
+        """Fenced or foreign: answering, but never to be served."""
+        self.state = state
+        self.last_error = reason
+        self.lag_bytes = self.lag_seconds = None
 
     def judge_replica(
         self, lag_bytes: int, lag_seconds: float, max_bytes: int, max_seconds: float
     ) -> None:
-        """Decide whether an answering replica may serve reads."""
+        """Decide whether an answering standby may serve reads."""
         self.lag_bytes, self.lag_seconds = lag_bytes, lag_seconds
         if not self.high_water_before_outage_reached():
             # Its replay position went backwards: it restarted between two probes, unseen.
             self.catching_up = True
         if self.catching_up and self.lsn is not None and self.high_water_before_outage_reached():
             self.catching_up = False
-        if not self.in_recovery:
-            # A replica that left recovery was promoted: it no longer follows the primary.
-            self.state = NodeState.LAGGING
-            self.last_error = "not in recovery (promoted?): not following the primary"
-        elif self.catching_up:
+        if self.catching_up:
             self.state = NodeState.LAGGING
             self.last_error = "catching up to the position it served before its outage"
         elif lag_bytes > max_bytes or lag_seconds > max_seconds:
             self.state = NodeState.LAGGING
         else:
             self.state = NodeState.UP
+
+    def judge_primary(self) -> None:
+        self.lag_bytes = self.lag_seconds = None
+        self.catching_up = False
+        self.state = NodeState.UP
 
     def high_water_before_outage_reached(self) -> bool:
         return self.high_water_lsn is None or (

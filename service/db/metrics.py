@@ -22,6 +22,19 @@ RETRIES = Counter(
     "switchyard_db_read_retries_total", "Reads re-run on another node after a node failure"
 )
 BANS = Counter("switchyard_db_bans_total", "Times a node was taken out of rotation", ["node"])
+ROLE_CHANGES = Counter(
+    "switchyard_primary_changes_total", "Times the node serving writes changed (a promotion)"
+)
+EXCLUSIONS = Counter(
+    "switchyard_node_exclusions_total",
+    "Times a node was fenced (split brain) or found foreign (another cluster)",
+    ["node", "state"],
+)
+BUSY_PROBES = Counter(
+    "switchyard_probe_timeouts_busy_total",
+    "Probes that timed out on a node that kept answering requests (busy, not down)",
+    ["node"],
+)
 LAG_BYTES = Gauge("switchyard_replica_lag_bytes", "Replay lag in bytes", ["node"])
 LAG_SECONDS = Gauge("switchyard_replica_lag_seconds", "Replay lag in seconds", ["node"])
 NODE_STATE = Gauge(

@@ -1,30 +1,24 @@
-"""A database node: its engine, its health, and the statements now waiting on it."""
+"""A database node: its engines, its health, and the statements now waiting on it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
 
 from service.db.deadline import Deadline
-from service.db.gate import CheckoutGate
+from service.db.engines import NodeEngine, Shape, create_node_engine
 from service.db.health_state import NodeHealth, NodeState
-from service.settings import NodeSettings
-
-Role = Literal["primary", "replica"]
+from service.settings import DatabaseSettings, NodeSettings
 
 
 @dataclass(eq=False)
 class Node:
     name: str
-    role: Role
+    # The role the configuration gave it: it shapes the read engine. The role it has now is
+    # learned from the node by the monitor (`health.in_recovery`, the election).
+    configured_role: Shape
     settings: NodeSettings
-    engine: AsyncEngine
-    # True when the server itself refuses writes on every connection (a hot standby), so a
-    # read needs no READ ONLY transaction of its own and runs in autocommit.
-    server_read_only: bool
+    database: DatabaseSettings
+    reader: NodeEngine
     health: NodeHealth = field(default_factory=NodeHealth)
     warnings: list[str] = field(default_factory=list)
     # Deadlines of statements waiting on this node: when the monitor finds the node dead
@@ -34,30 +28,42 @@ class Node:
     # Sessions open on this node now: what least-connections balancing compares (the pool's
     # own count is always 0 under NullPool).
     sessions: int = 0
-    gate: CheckoutGate = field(init=False)
+    # When a statement on this node last answered: a probe that timed out while requests
+    # kept getting answers found the node busy, not dead.
+    last_answer: float = float("-inf")
+    _writer: NodeEngine | None = None
 
-    def __post_init__(self) -> None:
-        pool = self.engine.pool
-        capacity = None
-        if isinstance(pool, QueuePool):
-            capacity = self.settings.pool.pool_size + self.settings.pool.max_overflow
-        self.gate = CheckoutGate(self.name, capacity, self.settings.pool.pool_timeout)
+    @classmethod
+    def create(cls, settings: NodeSettings, role: Shape, database: DatabaseSettings) -> Node:
+        reader = create_node_engine(settings, role, database)
+        node = cls(settings.name, role, settings, database, reader)
+        if role == "primary":
+            node._writer = reader
+        return node
+
+    @property
+    def writer(self) -> NodeEngine:
+        """The engine writes use: the read engine on a configured primary; on a configured
+        replica that was promoted, one of the primary's shape, made on first use."""
+        if self._writer is None:
+            self._writer = create_node_engine(self.settings, "primary", self.database)
+        return self._writer
+
+    @property
+    def engines(self) -> list[NodeEngine]:
+        writer = self._writer
+        return [self.reader] if writer is None or writer is self.reader else [self.reader, writer]
+
+    def read_only_by_server(self) -> bool:
+        """Whether the server refuses writes on the read engine's connections right now."""
+        return self.reader.startup_read_only or bool(self.health.in_recovery)
 
     def abandon_inflight(self) -> None:
         for deadline in list(self.inflight):
             deadline.fire()
 
     def pool_numbers(self) -> dict[str, int] | None:
-        """Size, checked-out and overflow of the client-side pool; None under NullPool."""
-        pool = self.engine.pool
-        if not isinstance(pool, QueuePool):
-            return None
-        return {
-            "size": pool.size(),
-            "checked_out": pool.checkedout(),
-            "overflow": max(pool.overflow(), 0),
-            "idle": pool.checkedin(),
-        }
+        return self.reader.pool_numbers()
 
     @property
     def serving(self) -> bool:
@@ -70,3 +76,11 @@ class Node:
     @property
     def checked_out(self) -> int:
         return self.sessions
+
+    def staleness(self, now: float) -> float | None:
+        """An upper bound on how stale a read here is: the lag last measured plus how long
+        ago it was measured (None before the first measurement)."""
+        health = self.health
+        if health.lag_seconds is None or health.observed_at is None:
+            return None
+        return health.lag_seconds + max(0.0, now - health.observed_at)

@@ -3,42 +3,44 @@
 Any Litestar app gets routed sessions by adding `SwitchyardPlugin(settings.database)` and
 asking for `db: Db` in a handler. The request's intent comes from the route option
 `opt={"db_intent": "write" | "strong_read"}`, the method and `X-DB-Consistency`.
+
+One request's path: `request.demand_of` (what it asks) -> `selection.choose` (which node) ->
+`transaction.SessionScope` (the session on that node) -> `_provide_db` decides a failed
+read's fate -> `_add_routing_headers` says where it went.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.datastructures import MutableScopeHeaders
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Response
 from litestar.types import Message, Scope
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.errors import PROBLEM_BASE, DatabaseProblem, NodeUnavailableError
-from service.db.retry import EXCLUDE_KEY, RECORD_KEY, ReadRetryMiddleware
+from service.db.intent import Intent
+from service.db.lsn import format_lsn, parse_lsn
+from service.db.problems import DatabaseProblem, NodeUnavailableError, translate
+from service.db.record import EXCLUDE_KEY, RECORD_KEY, RoutingRecord
+from service.db.request import demand_of, sticky_token
+from service.db.retry import ReadRetryMiddleware
 from service.db.router import DatabaseRouter
-from service.db.routing import Intent, InvalidHeaderError, parse_lsn, resolve_intent
 from service.db.session import DbSession
-from service.db.sticky import COOKIE, StickyWindow
+from service.db.sqlstate import DRIVER_ERRORS
+from service.db.sticky import StickyWindow
+from service.problems import Problem
 from service.settings import DatabaseSettings, HealthSettings
 
 STATE_KEY = "db_router"
-
-
-@dataclass(slots=True)
-class RoutingRecord:
-    """Where this request's session went; read when the response starts."""
-
-    intent: Intent
-    node: str | None = None
-    lsn: str | None = None
-    retry_without: str | None = None  # set when a read's node failed and may be retried
+log = logging.getLogger("switchyard.db")
 
 
 class SwitchyardPlugin(InitPluginProtocol):
@@ -61,10 +63,12 @@ class SwitchyardPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.lifespan.append(self._lifespan)
         app_config.dependencies["db"] = Provide(self._provide_db)
+        app_config.dependencies["orm"] = Provide(provide_orm)
         app_config.middleware.append(ReadRetryMiddleware)
         app_config.before_send.append(self._add_routing_headers)
-        app_config.exception_handlers[DatabaseProblem] = self._problem_response
-        app_config.exception_handlers[InvalidHeaderError] = _invalid_header_response
+        app_config.exception_handlers.setdefault(Problem, _render_problem)
+        for error in DRIVER_ERRORS:
+            app_config.exception_handlers.setdefault(error, _render_driver_error)
         return app_config
 
     @asynccontextmanager
@@ -79,67 +83,76 @@ class SwitchyardPlugin(InitPluginProtocol):
             self._router = None
 
     async def _provide_db(self, request: Request[Any, Any, Any]) -> AsyncGenerator[DbSession, None]:
-        intent = resolve_intent(
-            request.method,
-            _route_intent(request.route_handler.opt.get("db_intent")),
-            request.headers.get("x-db-consistency"),
-        )
-        min_lsn_header = request.headers.get("x-db-min-lsn")
-        if not min_lsn_header and self._sticky is not None:
-            # A forged or garbled cookie is ignored, not an error: the client sent no token.
-            min_lsn_header = self._sticky.lsn(request.cookies.get(COOKIE))
-        min_lsn = parse_lsn(min_lsn_header) if min_lsn_header else None
-        state = request.scope["state"]
-        record = state[RECORD_KEY] = RoutingRecord(intent)
-        async with self.router.session(intent, min_lsn, state.get(EXCLUDE_KEY, frozenset())) as db:
-            record.node = db.node.name
-            yield db
+        cookie_token = sticky_token(request, self._sticky)
+        demand = demand_of(request, cookie_token)
+        record = request.scope["state"][RECORD_KEY] = RoutingRecord(demand.intent)
+        record.sticky_lsn = cookie_token
+        try:
+            async with self.router.session(demand) as db:
+                record.node = db.node.name
+                if db.node is not self.router.primary:
+                    record.staleness = db.node.staleness(asyncio.get_running_loop().time())
+                yield db
+        except NodeUnavailableError as exc:
+            self._node_failed(request, record, exc)
+            raise
+        except DRIVER_ERRORS as exc:
+            # Raised past the session's own wrappers (the ORM session, raw driver calls):
+            # its fate is decided here like any node failure; `_render_driver_error` renders
+            # the same translation. (Raising another exception from here would reach the
+            # client as a 500: Litestar groups exceptions a dependency swaps.)
+            problem = translate(exc, record.node or "?")
+            if isinstance(problem, NodeUnavailableError):
+                self._node_failed(request, record, problem)
+            raise
         record.lsn = db.commit_lsn
+
+    def _node_failed(
+        self, request: Request[Any, Any, Any], record: RoutingRecord, exc: NodeUnavailableError
+    ) -> None:
+        """A failure caught where it happened: ban a node at fault, and mark a read (not yet
+        re-run once) for a re-run elsewhere. Writes are never re-run."""
+        if exc.kind.node_fault:
+            self.router.report_failure(exc.node, exc.kind.value)
+        record.node = exc.node
+        if record.intent is not Intent.WRITE and EXCLUDE_KEY not in request.scope["state"]:
+            record.retry_without = exc.node
 
     async def _add_routing_headers(self, message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        record = scope.get("state", {}).get(RECORD_KEY)
+        record: RoutingRecord | None = scope.get("state", {}).get(RECORD_KEY)
         if record is None or record.node is None:
             return
         headers = MutableScopeHeaders.from_message(message)
         headers["X-DB-Node"] = record.node
+        if record.staleness is not None:
+            headers["X-DB-Staleness"] = f"{record.staleness:.3f}"
         if record.lsn is not None and message["status"] < 400:
             headers["X-DB-LSN"] = record.lsn
             if self._sticky is not None:
-                headers.add("Set-Cookie", self._sticky.cookie(record.lsn))
-
-    def _problem_response(
-        self, request: Request[Any, Any, Any], exc: DatabaseProblem
-    ) -> Response[Any]:
-        if isinstance(exc, NodeUnavailableError):
-            if exc.node_fault:
-                self.router.report_failure(exc.node, exc.detail)
-            record = request.scope["state"].get(RECORD_KEY)
-            if record is not None:
-                record.node = exc.node
-                if record.intent is not Intent.WRITE and EXCLUDE_KEY not in request.scope["state"]:
-                    record.retry_without = exc.node
-        return exc.to_response(request)
+                # Concurrent writes from one client: the cookie never moves backwards.
+                newest = parse_lsn(record.lsn)
+                if record.sticky_lsn is not None and record.sticky_lsn > newest:
+                    newest = record.sticky_lsn
+                headers.add("Set-Cookie", self._sticky.cookie(format_lsn(newest)))
 
 
-def _route_intent(value: object) -> Intent | None:
-    if value is None or isinstance(value, Intent):
-        return value
-    return Intent(value)
+def _render_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[Any]:
+    return exc.to_response(request)
 
 
-def _invalid_header_response(
-    request: Request[Any, Any, Any], exc: InvalidHeaderError
-) -> Response[Any]:
-    return Response(
-        {
-            "type": PROBLEM_BASE + "invalid-header",
-            "title": "Invalid request header",
-            "status": 400,
-            "detail": str(exc),
-            "header": exc.header,
-        },
-        status_code=400,
-        media_type="application/problem+json",
-    )
+def _render_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A database error that escaped the session's wrappers, as the problem it means."""
+    record: RoutingRecord | None = request.scope["state"].get(RECORD_KEY)
+    node = record.node if record is not None and record.node else "?"
+    problem = translate(exc, node)
+    if problem is None:
+        log.error("unexpected database error on %s", node, exc_info=exc)
+        problem = DatabaseProblem("the database failed the request in an unexpected way")
+    return problem.to_response(request)
+
+
+async def provide_orm(db: NamedDependency[DbSession]) -> AsyncSession:
+    """The `orm` dependency: an AsyncSession on the request's routed connection."""
+    return db.orm()

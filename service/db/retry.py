@@ -2,6 +2,8 @@
 
 Reads run READ ONLY, so running one twice is safe. The failed attempt's 503 is held back and
 the request is handed to the app again with that node excluded; writes are never retried.
+Whether a failure earns a re-run is decided where it is caught, by the session dependency,
+which marks the request's RoutingRecord; this middleware only acts on the mark.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.db import metrics
-from service.db.routing import SAFE_METHODS
-
-RECORD_KEY = "switchyard.routing"
-EXCLUDE_KEY = "switchyard.exclude"
+from service.db.intent import SAFE_METHODS
+from service.db.record import EXCLUDE_KEY, RECORD_KEY, RoutingRecord
 
 
 class ReadRetryMiddleware:
@@ -57,5 +57,5 @@ class ReadRetryMiddleware:
 
 
 def _failed_node(scope: Scope) -> str | None:
-    record = scope.get("state", {}).get(RECORD_KEY)
-    return getattr(record, "retry_without", None)
+    record: RoutingRecord | None = scope.get("state", {}).get(RECORD_KEY)
+    return None if record is None else record.retry_without

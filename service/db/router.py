@@ -1,4 +1,4 @@
-"""The nodes, their monitor, and the choice of one node for each session."""
+"""The nodes and their engines, the monitor that watches them, and each session's node."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from sqlalchemy import bindparam, text
 
 from service.db import metrics
-from service.db.engines import create_node_engine, server_holds_read_only, uses_null_pool
-from service.db.errors import NodeUnavailableError, NoNodeAvailableError
+from service.db.engines import uses_null_pool
 from service.db.health_state import NodeState
+from service.db.intent import Intent
+from service.db.lsn import format_lsn
 from service.db.monitor import HealthMonitor
-from service.db.nodes import Node, Role
-from service.db.routing import Intent, choose_read_replica, eligible_replicas, format_lsn
-from service.db.scope import SessionScope
+from service.db.nodes import Node
+from service.db.selection import Choice, Demand, PrimaryView, choose, primary_or_unavailable
 from service.db.session import DbSession
+from service.db.transaction import SessionScope
 from service.settings import DatabaseSettings, HealthSettings, NodeSettings, PoolSettings
 
 log = logging.getLogger("switchyard.db")
@@ -41,34 +42,37 @@ _REPLAY_POLL = 0.002
 class DatabaseRouter:
     def __init__(self, settings: DatabaseSettings, health: HealthSettings) -> None:
         self.settings = settings
-        self.primary = self._node(settings.primary, "primary")
-        self.replicas = [self._node(replica, "replica") for replica in settings.replicas]
-        self.monitor = HealthMonitor(self.primary, self.replicas, health)
+        self.nodes = [self._node(settings.primary, "primary")] + [
+            self._node(replica, "replica") for replica in settings.replicas
+        ]
+        self._by_name = {node.name: node for node in self.nodes}
+        self.monitor = HealthMonitor(self.nodes, health)
         self._turn = itertools.count()
+        self._least = settings.load_balancing == "least_connections"
+
+    def node(self, name: str) -> Node:
+        return self._by_name[name]
 
     @property
-    def nodes(self) -> list[Node]:
-        return [self.primary, *self.replicas]
+    def primary(self) -> Node | None:
+        """The node writes go to now (learned from the nodes), or None while none qualifies."""
+        return self.monitor.primary
 
-    def _node(self, node: NodeSettings, role: Role) -> Node:
-        created = Node(
-            name=node.name,
-            role=role,
-            settings=node,
-            engine=create_node_engine(node, role, self.settings),
-            server_read_only=server_holds_read_only(role),
+    def _node(self, settings: NodeSettings, role: str) -> Node:
+        created = Node.create(
+            settings, "primary" if role == "primary" else "replica", self.settings
         )
-        if uses_null_pool(node, self.settings):
+        if uses_null_pool(settings, self.settings):
             defaults = PoolSettings()
             ignored = [
                 key
                 for key in _IGNORED_UNDER_NULL_POOL
-                if getattr(node.pool, key) != getattr(defaults, key)
+                if getattr(settings.pool, key) != getattr(defaults, key)
             ]
             if ignored:
                 message = f"pool settings {', '.join(ignored)} are ignored under NullPool"
                 created.warnings.append(message)
-                log.warning("node %s: %s", node.name, message)
+                log.warning("node %s: %s", settings.name, message)
         return created
 
     async def start(self) -> None:
@@ -78,7 +82,9 @@ class DatabaseRouter:
 
     async def stop(self) -> None:
         await self.monitor.stop()
-        await asyncio.gather(*(node.engine.dispose() for node in self.nodes))
+        await asyncio.gather(
+            *(engine.engine.dispose() for node in self.nodes for engine in node.engines)
+        )
 
     async def _warm(self, node: Node) -> None:
         """Open the pool's connections now, so the first requests pay no connects.
@@ -90,8 +96,9 @@ class DatabaseRouter:
             return
         # Each connect is bounded by the node's connect timeout; a failed one leaves the
         # others to be returned to the pool below rather than leaked.
+        engine = node.reader.engine
         opened = await asyncio.gather(
-            *(node.engine.connect() for _ in range(numbers["size"])), return_exceptions=True
+            *(engine.connect() for _ in range(numbers["size"])), return_exceptions=True
         )
         failures = [conn for conn in opened if isinstance(conn, BaseException)]
         for conn in opened:
@@ -104,71 +111,63 @@ class DatabaseRouter:
         """A request's connection to a replica broke: ban it now rather than at the next probe.
 
         Other reads running on it are left alone (one broken connection is no proof the node
-        is dead; the monitor judges that). The primary is left to the monitor entirely:
-        banning it on one broken pooled connection would refuse every write for a while.
+        is dead; the monitor judges that). The node serving writes is left to the monitor
+        entirely: banning it on one broken pooled connection would refuse every write for a
+        while.
         """
-        for replica in self.replicas:
-            if replica.name == node_name:
-                self.monitor.mark_failed(replica, reason, NodeState.BANNED, abandon_inflight=False)
+        node = self._by_name.get(node_name)
+        if node is not None and node is not self.primary:
+            self.monitor.mark_failed(node, reason, NodeState.BANNED, abandon_inflight=False)
 
-    def _primary_or_unavailable(self) -> Node:
-        health = self.primary.health
-        if health.failed:
-            wait = health.banned_until - asyncio.get_running_loop().time()
-            raise NodeUnavailableError(
-                self.primary.name, health.last_error or "down", retry_after=max(1, math.ceil(wait))
-            )
-        return self.primary
-
-    def _choose(
-        self, intent: Intent, min_lsn: int | None, exclude: frozenset[str]
-    ) -> tuple[Node, bool]:
-        """The node for a session, and whether its replay position must be checked first."""
-        if intent is not Intent.READ:
-            return self._primary_or_unavailable(), False
-        least = self.settings.load_balancing == "least_connections"
-        turn = next(self._turn)
-        chosen = choose_read_replica(
-            eligible_replicas(self.replicas, min_lsn, exclude), turn, least
+    def primary_view(self) -> PrimaryView:
+        primary = self.monitor.primary
+        if primary is None:
+            return PrimaryView(None, reason=self.monitor.no_primary_reason)
+        health = primary.health
+        wait = health.banned_until - asyncio.get_running_loop().time()
+        return PrimaryView(
+            primary.name,
+            failed=health.failed,
+            reason=health.last_error,
+            retry_after=max(1, math.ceil(wait)),
+            lsn=health.lsn,
         )
-        if chosen is not None:
-            return chosen, False
-        if min_lsn is not None:
-            # The monitor's positions are up to one probe old: ask a serving replica itself.
-            serving = choose_read_replica(
-                eligible_replicas(self.replicas, None, exclude), turn, least
-            )
-            if serving is not None:
-                return serving, True
-        return self._fallback(), False
 
-    def _fallback(self) -> Node:
-        if self.settings.fallback == "error":
-            raise NoNodeAvailableError("no replica can serve this read and fallback is off")
-        metrics.FALLBACKS.inc()
-        return self._primary_or_unavailable()
+    def choose(self, demand: Demand) -> Choice:
+        primary = self.monitor.primary
+        return choose(
+            demand,
+            self.primary_view(),
+            [node for node in self.nodes if node is not primary],
+            turn=next(self._turn),
+            least_connections=self._least,
+            fallback_to_primary=self.settings.fallback == "primary",
+            token_margin=self.settings.token_margin_bytes,
+            now=asyncio.get_running_loop().time(),
+        )
 
-    def session(
-        self, intent: Intent, min_lsn: int | None = None, exclude: frozenset[str] = frozenset()
-    ) -> AbstractAsyncContextManager[DbSession]:
-        """The session for a request: `async with router.session(intent) as db: ...`."""
-        node, verify = self._choose(intent, min_lsn, exclude)
-        if verify and min_lsn is not None:
-            return self._replayed_session(node, intent, min_lsn)
-        return self._open(node, intent)
+    def session(self, demand: Demand) -> AbstractAsyncContextManager[DbSession]:
+        """The session for a request: `async with router.session(Demand(intent)) as db: ...`."""
+        choice = self.choose(demand)
+        if choice.fallback:
+            metrics.FALLBACKS.inc()
+        node = self._by_name[choice.node]
+        if choice.verify_replay and demand.min_lsn is not None:
+            return self._replayed_session(node, demand)
+        return self._open(node, demand.intent)
 
     @asynccontextmanager
-    async def _replayed_session(
-        self, node: Node, intent: Intent, min_lsn: int
-    ) -> AsyncIterator[DbSession]:
-        """A session on `node` if it has replayed `min_lsn` (waiting a few ms), else on the
+    async def _replayed_session(self, node: Node, demand: Demand) -> AsyncIterator[DbSession]:
+        """A session on `node` if it has replayed the token (waiting a few ms), else on the
         primary, whatever `fallback` says: the client asked to see its own write."""
-        async with self._open(node, intent) as db:
-            if await self._has_replayed(db, min_lsn):
+        assert demand.min_lsn is not None
+        async with self._open(node, demand.intent) as db:
+            if await self._has_replayed(db, demand.min_lsn):
                 yield db
                 return
         metrics.FALLBACKS.inc()
-        async with self._open(self._primary_or_unavailable(), intent) as db:
+        primary = self._by_name[primary_or_unavailable(self.primary_view(), demand.exclude)]
+        async with self._open(primary, demand.intent) as db:
             yield db
 
     def _open(self, node: Node, intent: Intent) -> SessionScope:

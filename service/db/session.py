@@ -2,39 +2,83 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import CursorResult, Executable, Row, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from service.db import sqlstate as codes
 from service.db.deadline import Abortable, Deadline
-from service.db.errors import (
-    DRIVER_ERRORS,
-    NodeUnavailableError,
-    statement_problem,
-    translate,
-)
+from service.db.failure import FailureKind
+from service.db.intent import Intent
 from service.db.nodes import Node
+from service.db.problems import (
+    DatabaseProblem,
+    NodeUnavailableError,
+    StatementTimeoutError,
+    statement_problem,
+)
+from service.db.problems import translate as translate_error
 from service.db.query import ReadQuery
-from service.db.routing import Intent
 
 T = TypeVar("T")
+S = TypeVar("S", bound=AsyncSession)
+
+# set_config(..., true) is SET LOCAL with the value bound instead of spliced into the SQL.
+_SET_LOCAL_TIMEOUT = text("SELECT set_config('statement_timeout', :value, true)")
+# How long after the server's statement_timeout the client gives up on the socket.
+CLIENT_GRACE = 1.0
 
 
 class DbSession:
     """A connection routed by intent. Handlers never commit: the dependency owns the transaction."""
 
-    __slots__ = ("_deadline", "commit_lsn", "conn", "intent", "node")
+    __slots__ = ("_deadline", "_orm", "autocommit", "commit_lsn", "conn", "intent", "node")
 
-    def __init__(self, conn: AsyncConnection, node: Node, intent: Intent, deadline: float) -> None:
+    def __init__(
+        self, conn: AsyncConnection, node: Node, intent: Intent, deadline: float, autocommit: bool
+    ) -> None:
         self.conn = conn
         self.node = node
         self.intent = intent
         self._deadline = deadline
+        # True on a connection the server holds read-only, in AUTOCOMMIT: no transaction.
+        self.autocommit = autocommit
         # Set after a write commits: the token a client sends back as X-DB-Min-LSN.
         self.commit_lsn: str | None = None
+        self._orm: AsyncSession | None = None
+
+    def orm(self, session_class: type[S] = AsyncSession) -> S:  # type: ignore[assignment]
+        """An ORM session on this routed connection: same node, intent and transaction,
+        `expire_on_commit=False`. Handlers never commit it: it is flushed before the
+        dependency commits (writes), and joins the transaction without ever ending it.
+        `session_class` may be any AsyncSession subclass (SQLModel's, for instance)."""
+        if self._orm is None:
+            self._orm = session_class(
+                bind=self.conn, expire_on_commit=False, join_transaction_mode="rollback_only"
+            )
+        elif not isinstance(self._orm, session_class):
+            raise TypeError(f"this request's ORM session is a {type(self._orm).__name__}")
+        return self._orm
+
+    async def flush_orm(self) -> None:
+        """Send what the handler's ORM session holds, within the statement deadline."""
+        if self._orm is not None and (self._orm.new or self._orm.dirty or self._orm.deleted):
+            try:
+                await self.bounded(self._orm.flush())
+            except DBAPIError as exc:
+                if (problem := statement_problem(exc, self.node.name)) is not None:
+                    raise problem from exc
+                raise
+
+    async def close_orm(self) -> None:
+        if self._orm is not None:
+            orm, self._orm = self._orm, None
+            await orm.close()
 
     async def execute(
         self, statement: Executable, params: Mapping[str, Any] | None = None
@@ -51,7 +95,7 @@ class DbSession:
         self, query: ReadQuery, params: Mapping[str, Any]
     ) -> Mapping[str, Any] | None:
         """The first row of a compiled read as a mapping, or None."""
-        if self.node.server_read_only:
+        if self.autocommit:
             driver = cast(Any, driver_of(self.conn))
             args = [params[name] for name in query.names]
             return cast(
@@ -59,6 +103,51 @@ class DbSession:
             )
         row = (await self.execute(query.statement, params)).first()
         return None if row is None else cast("Mapping[str, Any]", row._mapping)
+
+    async def run_with_timeout(
+        self, statement: Executable, values: Mapping[str, Any], timeout: float
+    ) -> Sequence[Row[Any]]:
+        """All rows of `statement`, cancelled by the server after `timeout` seconds (a 504
+        StatementTimeoutError, the connection kept); the client gives up a little later, on
+        a node that stopped answering (a 503 that re-runs a read elsewhere).
+
+        `SET LOCAL` needs a transaction: on an autocommit connection one is opened READ ONLY
+        for the statement and AUTOCOMMIT is put back afterwards (a plain `SET` would outlive
+        the request, behind PgBouncer on another client's server connection).
+        """
+        conn = self.conn
+        deadline = timeout + CLIENT_GRACE
+        if self.autocommit:
+            await _begin_read_only(conn)
+        started = time.monotonic()
+        try:
+            await self.bounded(
+                conn.execute(_SET_LOCAL_TIMEOUT, {"value": f"{round(timeout * 1000)}ms"}), deadline
+            )
+            return (await self.bounded(conn.execute(statement, values), deadline)).all()
+        except DBAPIError as exc:
+            # 57014 is also an operator's pg_cancel_backend; only the timeout's comes this late.
+            if (
+                codes.sqlstate(exc) == codes.QUERY_CANCELED
+                and time.monotonic() - started >= timeout
+            ):
+                raise StatementTimeoutError(self.node.name) from exc
+            raise
+        finally:
+            if self.autocommit:
+                # A rollback, on success and failure alike: the transaction only held SET LOCAL.
+                await self.end_quietly()
+                if not conn.invalidated:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def end_quietly(self, seconds: float = 2.0) -> None:
+        """Roll back; a rollback that cannot reach the server discards the connection."""
+        if self.conn.invalidated:
+            return
+        try:
+            await self.bounded(self.conn.rollback(), seconds)
+        except (DBAPIError, DatabaseProblem, OSError):
+            await discard(self.conn)
 
     async def bounded(
         self, wait: Awaitable[T], seconds: float | None = None, *, abandonable: bool = True
@@ -68,20 +157,19 @@ class DbSession:
         While it waits the deadline is registered on the node, so the health monitor can fire
         it early when it finds the node down.
         """
+        node = self.node
         deadline = Deadline(driver_of(self.conn), seconds or self._deadline)
         if abandonable:
-            self.node.inflight.add(deadline)
+            node.inflight.add(deadline)
         try:
-            return await wait
-        except DRIVER_ERRORS as exc:
+            result = await wait
+        except codes.DRIVER_ERRORS as exc:
             if deadline.connection_lost:
                 # Whatever the exception says, a connection that is gone failed as a node;
                 # a deadline of our own says only that this statement was slow.
                 await discard(self.conn)
-                raise NodeUnavailableError(
-                    self.node.name, self._why(deadline), node_fault=not deadline.fired
-                ) from None
-            problem = translate(exc, self.node.name)
+                raise NodeUnavailableError(node.name, *self._why(deadline)) from None
+            problem = translate_error(exc, node.name)
             if isinstance(problem, NodeUnavailableError):
                 await discard(self.conn)
             if problem is not None:
@@ -90,14 +178,25 @@ class DbSession:
         finally:
             deadline.cancel()
             if abandonable:
-                self.node.inflight.discard(deadline)
+                node.inflight.discard(deadline)
+        node.last_answer = asyncio.get_running_loop().time()
+        return result
 
-    def _why(self, deadline: Deadline) -> str:
+    def _why(self, deadline: Deadline) -> tuple[FailureKind, str | None]:
         if not deadline.fired:
-            return "the connection was lost"
+            return FailureKind.LOST, None
         if self.node.health.failed:
-            return "the node was found down while the statement waited"
-        return f"no answer within the {self._deadline:g} s statement deadline"
+            return FailureKind.FOUND_DOWN, None
+        return FailureKind.DEADLINE, f"no answer within the {self._deadline:g} s statement deadline"
+
+
+async def _begin_read_only(conn: AsyncConnection) -> None:
+    """Begin lazily: the driver sends BEGIN READ ONLY just before the first statement."""
+    if conn.in_transaction():
+        # Under AUTOCOMMIT this is SQLAlchemy's bookkeeping only; nothing is open on the server.
+        await conn.commit()
+    await conn.execution_options(isolation_level="READ COMMITTED", postgresql_readonly=True)
+    await conn.begin()
 
 
 def driver_of(conn: AsyncConnection) -> Abortable:

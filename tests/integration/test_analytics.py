@@ -26,10 +26,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.analytics import REPORTS, Report, ReportParams, ReportTimeoutError
-from service.analytics.execution import CLIENT_GRACE_SECONDS, run_with_timeout
+from service.analytics.execution import run_with_timeout
 from service.cluster import Topology
+from service.db import Intent
 from service.db.router import DatabaseRouter
-from service.db.routing import Intent
+from service.db.selection import Demand
+from service.db.session import CLIENT_GRACE as CLIENT_GRACE_SECONDS
 from service.settings import NodeSettings, Settings
 from tests.integration.helpers import Client, primary_fetch, wait_for_replicas
 
@@ -619,24 +621,25 @@ async def test_a_cancelled_report_leaves_its_connection_clean(
     router = DatabaseRouter(database, settings.health)
 
     async def session_state() -> tuple[bool, str, int]:
-        async with router.session(intent) as db:
+        async with router.session(Demand(intent)) as db:
             autocommit = await in_autocommit(db.conn)
             row = (
                 await db.execute(
                     text("SELECT current_setting('statement_timeout'), pg_backend_pid()")
                 )
             ).one()
-            return autocommit, row[0], row[1]
+            values: tuple[object, ...] = tuple(row)
+            return autocommit, str(values[0]), int(str(values[1]))
 
     await router.start()
     try:
         before = await session_state()
-        async with router.session(intent) as db:
+        async with router.session(Demand(intent)) as db:
             assert await run_with_timeout(db, text("SELECT 1"), {}, "one", 0.2) == [(1,)]
             node = db.node
         assert await session_state() == before
         with pytest.raises(ReportTimeoutError):
-            async with router.session(intent) as db:
+            async with router.session(Demand(intent)) as db:
                 await run_with_timeout(db, text("SELECT pg_sleep(5)"), {}, "sleep", 0.2)
         after = await session_state()
         assert after[:2] == before[:2]

@@ -84,8 +84,7 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 def test_the_installed_package_is_not_this_source_tree(installed: Path, tmp_path: Path) -> None:
     code = (
-        "import service, service.migrate as m; "
-        "print(service.__file__); print(m.migrations_dir())"
+        "import service, service.migrate as m; print(service.__file__); print(m.migrations_dir())"
     )
     out = _run([str(installed / "python"), "-c", code], cwd=tmp_path, env=_clean_env({}))
     package, migrations = (Path(line) for line in out.split())

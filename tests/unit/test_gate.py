@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from service.db.errors import NodeUnavailableError
 from service.db.gate import CheckoutGate
+from service.db.problems import NodeUnavailableError
 
 
 async def test_waiters_get_released_slots_in_order() -> None:
@@ -31,7 +31,7 @@ async def test_a_wait_past_the_timeout_is_a_503_without_a_ban() -> None:
     await gate.enter()
     with pytest.raises(NodeUnavailableError) as caught:
         await gate.enter()
-    assert caught.value.node_fault is False
+    assert caught.value.kind.node_fault is False
     gate.leave()
     await asyncio.wait_for(gate.enter(), 1)  # the timed-out waiter took no slot
 

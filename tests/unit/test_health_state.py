@@ -6,7 +6,8 @@ MAX_BYTES, MAX_SECONDS = 1000, 5.0
 
 
 def judged(health: NodeHealth, lsn: int, lag_bytes: int = 0, lag_seconds: float = 0.0) -> NodeState:
-    health.observe(True, lsn)
+    # A probe that started after every failure in these tests.
+    health.observe(1000.0, 999.0, in_recovery=True, lsn=lsn)
     health.judge_replica(lag_bytes, lag_seconds, MAX_BYTES, MAX_SECONDS)
     return health.state
 
@@ -63,10 +64,19 @@ def test_lag_over_either_limit_takes_a_replica_out_until_it_catches_up() -> None
     assert judged(health, 3) is NodeState.UP
 
 
-def test_a_promoted_replica_gets_no_reads() -> None:
+def test_back_off_never_overflows_however_long_the_outage() -> None:
+    """85 minutes of failed probes at 1 s once overflowed 2 ** failures and killed the monitor."""
     health = NodeHealth()
-    health.observe(False, 100)
-    health.judge_replica(0, 0.0, MAX_BYTES, MAX_SECONDS)
-    assert health.state is NodeState.LAGGING
-    assert health.last_error is not None
-    assert "promoted" in health.last_error
+    for probe in range(5000):
+        health.fail(probe * 10.0, "refused", NodeState.DOWN, ban_initial=1.0, ban_max=5.0)
+    assert health.banned_until - health.failed_at == 5.0
+
+
+def test_a_probe_that_started_before_a_ban_does_not_lift_it() -> None:
+    health = NodeHealth()
+    health.observe(0.0, 0.0, in_recovery=True, lsn=10)
+    health.fail(5.0, "a request's connection broke", NodeState.BANNED, 1.0, 5.0)
+    assert health.observe(5.5, started=4.9, in_recovery=True, lsn=10) is False
+    assert health.state is NodeState.BANNED
+    assert health.observe(7.0, started=6.1, in_recovery=True, lsn=10) is True
+    assert health.serving

@@ -2,16 +2,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.db.routing import (
-    Candidate,
-    Intent,
-    InvalidHeaderError,
-    choose_read_replica,
-    eligible_replicas,
-    format_lsn,
-    parse_lsn,
-    resolve_intent,
-)
+from service.db import Intent, format_lsn, parse_lsn
+from service.db.request import parse_staleness, resolve_intent
+from service.db.selection import Candidate, choose_read_replica, eligible_replicas
+from service.problems import InvalidHeader as InvalidHeaderError
 
 methods = st.sampled_from(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
 route_intents = st.sampled_from([None, Intent.WRITE, Intent.READ, Intent.STRONG_READ])
@@ -108,3 +102,16 @@ def test_least_connections_breaks_ties_round_robin() -> None:
 def test_a_bad_consistency_header_is_rejected_on_writes_too() -> None:
     with pytest.raises(InvalidHeaderError):
         resolve_intent("POST", None, "sometimes")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("250ms", 0.25), ("2s", 2.0), (" 2 ", 2.0), ("0ms", 0.0), ("1.5s", 1.5)]
+)
+def test_staleness_durations(value: str, seconds: float) -> None:
+    assert parse_staleness(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["", "-1s", "1h", "soon", "1e3s", "nan", "2 s s"])
+def test_malformed_staleness_is_rejected(value: str) -> None:
+    with pytest.raises(InvalidHeaderError):
+        parse_staleness(value)

@@ -7,8 +7,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from typing import IO
 
 import httpx
 
@@ -23,33 +25,44 @@ def free_port() -> int:
 def service_process(env: Mapping[str, str]) -> Iterator[str]:
     """Run `switchyard run` on a free loopback port; yield its base URL; stop it after."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "run", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(process, base)
-        yield base
-    finally:
-        process.terminate()
+    # A file, not a pipe: nobody reads a pipe while the service runs, and a full one would
+    # block the service's logging.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_ready(process, base, log)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[str], base: str) -> None:
+def _wait_ready(process: subprocess.Popen[str], base: str, log: IO[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(
-                f"switchyard run exited early:\n{process.stderr.read() if process.stderr else ''}"
-            )
+            log.seek(0)
+            raise AssertionError(f"switchyard run exited early:\n{log.read()}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
                 return

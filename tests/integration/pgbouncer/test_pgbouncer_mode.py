@@ -107,7 +107,7 @@ async def test_default_engine_breaks_behind_pgbouncer_and_pgbouncer_mode_does_no
         mode_settings = pgbouncer_settings(cluster, pool)
         engine = create_node_engine(
             mode_settings.database.primary, "primary", mode_settings.database
-        )
+        ).engine
         try:
             assert await hammer(engine) == [], pool
         finally:

@@ -1,4 +1,5 @@
-"""A session's life: checkout, transaction, and the end of both, never waiting on a gone server."""
+"""A session's life on its node: checkout, transaction, and the end of both, never waiting on a
+gone server."""
 
 from __future__ import annotations
 
@@ -10,14 +11,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.deadline import Deadline
-from service.db.errors import (
-    CommitFailedError,
-    DatabaseProblem,
-    NodeUnavailableError,
-    translate,
-)
+from service.db.engines import NodeEngine
+from service.db.failure import FailureKind
+from service.db.intent import Intent
 from service.db.nodes import Node
-from service.db.routing import Intent
+from service.db.problems import CommitFailedError, NodeUnavailableError, translate
 from service.db.session import DbSession, discard, driver_of
 
 log = logging.getLogger("switchyard.db")
@@ -25,17 +23,17 @@ log = logging.getLogger("switchyard.db")
 _GOODBYE_DEADLINE = 2.0
 
 
-async def checkout(node: Node) -> AsyncConnection:
-    """A connection from the node's pool, or a 503 once its checkout or connect timeout passes."""
+async def checkout(node: Node, engine: NodeEngine) -> AsyncConnection:
+    """A connection from the engine's pool, or a 503 once its checkout or connect timeout passes."""
     # No timer of our own: the pool's checkout timeout and asyncpg's connect timeout bound
     # both waits, and neither leaves anything waiting on the server when it fires.
     try:
-        return await node.engine.connect()
+        return await engine.engine.connect()
     except PoolTimeoutError:
-        raise NodeUnavailableError(node.name, "its pool is exhausted", node_fault=False) from None
+        raise NodeUnavailableError(node.name, FailureKind.POOL_EXHAUSTED) from None
     except (DBAPIError, InterfaceError, OSError) as exc:
         raise translate(exc, node.name) or NodeUnavailableError(
-            node.name, "connection failed"
+            node.name, FailureKind.REFUSED
         ) from exc
 
 
@@ -48,29 +46,34 @@ class SessionScope:
     request's path, and generator layers cost.
     """
 
-    __slots__ = ("_deadline", "_intent", "_node", "_session")
+    __slots__ = ("_autocommit", "_deadline", "_engine", "_intent", "_node", "_session")
 
     def __init__(self, node: Node, intent: Intent, deadline: float) -> None:
         self._node = node
         self._intent = intent
         self._deadline = deadline
         self._session: DbSession | None = None
-
-    @property
-    def _transactional(self) -> bool:
-        return self._intent is Intent.WRITE or not self._node.server_read_only
+        reader = node.reader
+        if intent is Intent.WRITE:
+            self._engine, self._autocommit = node.writer, False
+        elif reader.autocommit_reads and node.read_only_by_server():
+            self._engine, self._autocommit = reader, True
+        else:
+            # A configured primary, or a promoted replica the server no longer holds
+            # read-only: a READ ONLY transaction on the primary-shaped engine.
+            self._engine, self._autocommit = node.writer, False
 
     async def __aenter__(self) -> DbSession:
-        node, intent = self._node, self._intent
+        node, intent, engine = self._node, self._intent, self._engine
         _refuse_if_failed(node)
-        await node.gate.enter()
+        await engine.gate.enter()
         node.sessions += 1
         conn: AsyncConnection | None = None
         try:
             _refuse_if_failed(node)  # found dead while this request queued for it
-            conn = await checkout(node)
-            session = DbSession(conn, node, intent, self._deadline)
-            if self._transactional:
+            conn = await checkout(node, engine)
+            session = DbSession(conn, node, intent, self._deadline, self._autocommit)
+            if not self._autocommit:
                 if intent is not Intent.WRITE:
                     await conn.execution_options(postgresql_readonly=True)
                 await conn.begin()
@@ -86,11 +89,19 @@ class SessionScope:
         session = self._session
         assert session is not None
         try:
-            if self._transactional and not session.conn.invalidated:
+            if exc_type is None and session.intent is Intent.WRITE:
+                try:
+                    await session.flush_orm()  # a bad row fails here, before COMMIT
+                except BaseException:
+                    await session.close_orm()
+                    await session.end_quietly(_GOODBYE_DEADLINE)
+                    raise
+            await session.close_orm()
+            if not self._autocommit and not session.conn.invalidated:
                 if session.intent is not Intent.WRITE or exc_type is not None:
                     # A read-only transaction has nothing to commit: its answer is already
                     # computed, so a failure to end it only loses the connection.
-                    await rollback_quietly(session)
+                    await session.end_quietly(_GOODBYE_DEADLINE)
                 else:
                     await _commit(session)
                     session.commit_lsn = await _insert_lsn_after_commit(session)
@@ -104,7 +115,7 @@ class SessionScope:
                 driver = driver_of(conn)
                 if driver.is_closed():  # aborted by a deadline that fired after the answer
                     await conn.invalidate()
-                elif self._node.gate.pooled:
+                elif self._engine.gate.pooled:
                     await conn.close()  # back into the pool: no I/O
                 else:
                     # Under NullPool, close() waits for the server to hang up.
@@ -115,24 +126,12 @@ class SessionScope:
                         deadline.cancel()
         finally:
             self._node.sessions -= 1
-            self._node.gate.leave()
+            self._engine.gate.leave()
 
 
 def _refuse_if_failed(node: Node) -> None:
     if node.health.failed:
-        raise NodeUnavailableError(
-            node.name, node.health.last_error or "marked down", node_fault=False
-        )
-
-
-async def rollback_quietly(session: DbSession) -> None:
-    """Roll back after a failed handler; a rollback that cannot reach the server discards."""
-    if session.conn.invalidated:
-        return
-    try:
-        await session.bounded(session.conn.rollback(), _GOODBYE_DEADLINE)
-    except (DBAPIError, DatabaseProblem, OSError):
-        await discard(session.conn)
+        raise NodeUnavailableError(node.name, FailureKind.MARKED_DOWN, node.health.last_error)
 
 
 async def _commit(session: DbSession) -> None:
@@ -146,7 +145,7 @@ async def _commit(session: DbSession) -> None:
             node, "the connection was lost; the write may or may not have been applied"
         ) from exc
     except DBAPIError as exc:
-        await rollback_quietly(session)
+        await session.end_quietly(_GOODBYE_DEADLINE)
         raise CommitFailedError.from_error(exc, node) from exc
 
 
