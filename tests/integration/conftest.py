@@ -18,16 +18,36 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.cluster import Topology
 from service.settings import Settings, load_settings
-from tests.fixtures.topology import cluster  # noqa: F401  (the session-wide topology)
+from tests.fixtures.topology import TOPOLOGY_ENV, cluster  # noqa: F401  (the session-wide topology)
 from tests.integration.probes import ProbeController
 
 MODE = os.environ.get("SWITCHYARD_TEST_MODE", "direct")
+
+
+# Tests of this run that go on local binaries whatever the chosen topology: (test, why).
+_LOCAL_ONLY: list[tuple[str, str]] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.path):
             item.add_marker(pytest.mark.integration)
+        if (marker := item.get_closest_marker("local_only")) is not None:
+            _LOCAL_ONLY.append((item.nodeid, str(marker.args[0])))
+
+
+def pytest_report_header() -> str:
+    chosen = os.environ.get(TOPOLOGY_ENV, "") or "auto (containers where Docker answers)"
+    return f"topology: {chosen}; mode: {MODE}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A containers run says which tests it ran on local binaries instead, and why."""
+    if os.environ.get(TOPOLOGY_ENV, "").strip().lower() != "containers" or not _LOCAL_ONLY:
+        return
+    terminalreporter.section("ran on the local topology, not in containers")
+    for nodeid, reason in _LOCAL_ONLY:
+        terminalreporter.write_line(f"{nodeid}: {reason}")
 
 
 @pytest.fixture(scope="session")
