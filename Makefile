@@ -77,9 +77,9 @@ images: docker-deps ## build the local stand-in images and switchyard:local (cac
 compose-test: docker-deps venv ## images, then compose.yaml up/smoke test/down -v on the lab's engine
 	$(ENGINE) run bash -c 'images/build.sh && $(BIN)/pytest tests/compose -q'
 
-test-containers: docker-deps bootstrap ## the container-capable integration tests on testcontainers
+test-containers: docker-deps bootstrap ## the integration suite on testcontainers (through PgBouncer)
 	$(ENGINE) run bash -c 'images/build.sh && SWITCHYARD_TOPOLOGY=containers \
-	  SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration -q -m containers'
+	  SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration -q'
 
 check: venv ## the gates CI runs before the tests: ruff, ruff format --check, mypy --strict
 	$(BIN)/ruff check service tests bench migrations

@@ -8,7 +8,6 @@ database is a real, empty primary from the local lab.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -21,9 +20,9 @@ import asyncpg
 import pytest
 from alembic.script import ScriptDirectory
 
-from service.cluster import ClusterError, LocalCluster
+from service.cluster import LocalCluster
 from service.migrate import alembic_config
-from tests.fixtures.topology import scratch_dir
+from tests.fixtures.topology import scratch_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -64,17 +63,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def empty_primary() -> Iterator[LocalCluster]:
-    lab = LocalCluster(scratch_dir(), replicas=0)
-    try:
-        lab.up()
-    except ClusterError as exc:
-        with contextlib.suppress(ClusterError):
-            lab.destroy()
-        pytest.fail(f"could not start the local lab's primary: {exc}", pytrace=False)
-    try:
+    with scratch_cluster(replicas=0, prefix="switchyard-wheel-") as lab:
         yield lab
-    finally:
-        lab.destroy()
 
 
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
