@@ -71,8 +71,8 @@ build_from_dir() {
 
 build_service() {
   local tag=switchyard:local want files
-  files=$(git ls-files -- Dockerfile .dockerignore pyproject.toml service migrations 2>/dev/null ||
-    find Dockerfile .dockerignore pyproject.toml service migrations -type f -name '*.py')
+  files=$(git ls-files -- Dockerfile .dockerignore pyproject.toml setup.py service migrations 2>/dev/null ||
+    find Dockerfile .dockerignore pyproject.toml setup.py service migrations -type f -name '*.py')
   # shellcheck disable=SC2086  # a list of paths without spaces
   want=$(inputs_hash python:3.11-slim $files)
   if [ "$(label_of "$tag")" = "$want" ]; then

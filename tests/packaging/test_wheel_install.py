@@ -27,7 +27,7 @@ from tests.fixtures.topology import scratch_cluster
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD_INPUTS = ("pyproject.toml", "service", "migrations")
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "service", "migrations")
 PIP_TIMEOUT = 600
 
 
@@ -86,6 +86,19 @@ def test_the_installed_package_is_not_this_source_tree(installed: Path, tmp_path
     shipped = {p.name for p in (migrations / "versions").glob("*.py")}
     in_source = {p.name for p in (ROOT / "migrations" / "versions").glob("*.py")}
     assert shipped == in_source
+    # Every package of the source tree, found: a new one needs no packaging edit.
+    assert _packages(package.parent) == _packages(ROOT / "service") | {
+        f"migrations/{p}" if p else "migrations" for p in _packages(ROOT / "migrations")
+    }
+
+
+def _packages(folder: Path) -> set[str]:
+    """Package folders under `folder`, relative to it ("" for itself)."""
+    return {
+        str(init.parent.relative_to(folder)).removeprefix(".")
+        for init in folder.rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
 
 
 async def test_switchyard_migrate_from_the_wheel_creates_the_schema(
