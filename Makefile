@@ -6,26 +6,45 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 CLUSTER_DIR ?= .cluster
+# Patroni for the HA lab: a venv of its own on Debian's python3, outside the checkout, so the
+# `postgres` OS user it runs as can always read it. service/cluster/patroni.py looks here.
+PATRONI_VERSION := 4.1.5
+PATRONI_VENV := /opt/switchyard/patroni-$(PATRONI_VERSION)
 MODE ?= direct            # direct | pgbouncer: how `make run` reaches the nodes
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help bootstrap system-deps venv cluster-up cluster-down migrate run test test-unit \
-        check bench clean docker-deps docker-up docker-down images compose-test test-containers
+.PHONY: help bootstrap system-deps patroni venv cluster-up cluster-down migrate run topology-check \
+        test test-unit check bench clean docker-deps docker-up docker-down images \
+        compose-test test-containers
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-system-deps: ## install PostgreSQL 15, PgBouncer and wrk from Debian's packages when missing
+# The lab starts its own servers on free ports. Debian's packages enable services (etcd's on
+# 2379/2380) that must not run: disabled on every run, since a reboot would start them again.
+system-deps: ## install PostgreSQL 15, PgBouncer, wrk, etcd (Debian) and Patroni (PyPI) when missing
 	@missing=""; \
 	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql-15"; \
 	command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing="$$missing pgbouncer"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	[ -x /usr/bin/etcd ] || missing="$$missing etcd-server"; \
+	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	  for s in postgresql pgbouncer; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
+	fi; \
+	for s in postgresql pgbouncer etcd; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done
+	@$(MAKE) --no-print-directory patroni
+
+patroni: ## Patroni (pinned, etcd3 + psycopg3) in its own venv under /opt/switchyard
+	@if [ "$$($(PATRONI_VENV)/bin/patroni --version 2>/dev/null)" != "patroni $(PATRONI_VERSION)" ]; then \
+	  echo "installing Patroni $(PATRONI_VERSION) into $(PATRONI_VENV)"; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO rm -rf $(PATRONI_VENV) && \
+	  $$SUDO /usr/bin/python3 -m venv $(PATRONI_VENV) && \
+	  $$SUDO $(PATRONI_VENV)/bin/pip install -q 'patroni[etcd3,psycopg3]==$(PATRONI_VERSION)' 'psycopg[binary]'; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
@@ -49,7 +68,12 @@ migrate: cluster-up ## apply migrations to the local primary (always the direct 
 
 run: migrate ## serve on $(HOST):$(PORT) against the local topology; MODE=pgbouncer goes through PgBouncer
 	set -a && source $(CLUSTER_DIR)/env$(if $(filter pgbouncer,$(strip $(MODE))),.pgbouncer,) && set +a && \
+	  { $(BIN)/switchyard check || true; } && \
 	  $(BIN)/switchyard run --host $(HOST) --port $(PORT)
+
+topology-check: cluster-up ## `switchyard check` on the local topology: what is wrong with it (MODE=pgbouncer too)
+	set -a && source $(CLUSTER_DIR)/env$(if $(filter pgbouncer,$(strip $(MODE))),.pgbouncer,) && set +a && \
+	  $(BIN)/switchyard check
 
 test: bootstrap ## the whole suite: unit, the wheel install, then integration in direct and in pgbouncer mode
 	$(BIN)/pytest tests/unit tests/packaging -q

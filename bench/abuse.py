@@ -33,8 +33,9 @@ from common import (
 )
 
 FAR_AHEAD = {"X-DB-Min-LSN": "FFFFFFFF/FFFFFFFF"}
-# pg_stat_database is flushed by each backend at most once a second.
-STATS_SETTLE = 1.5
+# A backend flushes its statistics at most once a second, and one that then goes idle only
+# after 10 s (PGSTAT_IDLE_INTERVAL): wait that long, or a phase's counts land in the next.
+STATS_SETTLE = 11.0
 _STATS = (
     "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
     "WHERE datname = current_database()"

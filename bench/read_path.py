@@ -55,7 +55,9 @@ from common import (
 from service.cluster import LocalCluster
 
 REPLICA = "replica-1"
-TARGET_RATIO = 0.7
+TARGET_RATIO = 0.8  # against the raw Litestar + asyncpg reference
+ENGINE_TARGET = "sqla-engine"
+ENGINE_TARGET_RATIO = 0.9  # against one plain SQLAlchemy engine: the router's cost < a tenth
 PRE_PING_ENV = {"SWITCHYARD_DATABASE__POOL__POOL_PRE_PING": "true"}
 NODE_SAMPLES = 25  # requests per service run whose X-DB-Node header we check
 
@@ -181,11 +183,13 @@ def start_service(name: str, env: dict[str, str], log_dir: Path, source: Path) -
     return server
 
 
-def start_reference(replica_url: str, log_dir: Path) -> Server:
+def start_reference(
+    replica_url: str, log_dir: Path, name: str = "reference", engine: str = "asyncpg"
+) -> Server:
     port = free_port()
     script = str(REPO_ROOT / "bench" / "reference_app.py")
     command = [sys.executable, script, "--port", str(port), "--dsn", asyncpg_dsn(replica_url)]
-    server = start_server("reference", command, {}, port, log_dir)
+    server = start_server(name, [*command, "--engine", engine], {}, port, log_dir)
     wait_ready(server, "/health/ready")
     return server
 
@@ -203,7 +207,12 @@ def running_targets(
             targets.append(target)
 
         keep(Target("service", start_service("service", env, log_dir, options.source), REPLICA))
-        keep(Target("reference", start_reference(cluster.direct_url(REPLICA), log_dir), None))
+        replica_url = cluster.direct_url(REPLICA)
+        keep(Target("reference", start_reference(replica_url, log_dir), None))
+        # The same query on one plain SQLAlchemy engine's pooled connection: no router, no
+        # middleware. The service against it is the routing core's own cost.
+        engine_server = start_reference(replica_url, log_dir, ENGINE_TARGET, "sqlalchemy")
+        keep(Target(ENGINE_TARGET, engine_server, None))
         if options.pre_ping:
             server = start_service(
                 "service-pre-ping", {**env, **PRE_PING_ENV}, log_dir, options.source
@@ -376,6 +385,13 @@ def report(targets: list[Target], options: Options, command: str) -> dict[str, o
         lines.append(f"{name} / reference = {value:.2f}  ({verdict} the {TARGET_RATIO} target)")
     for name, value in cpu_ratios.items():
         lines.append(f"{name}: reference CPU per request / its CPU per request = {value:.2f}")
+    engine_rps = medians[ENGINE_TARGET]["requests_per_s"]
+    engine_ratio = ratio(medians["service"]["requests_per_s"], engine_rps)
+    verdict = "meets" if engine_ratio >= ENGINE_TARGET_RATIO else "BELOW"
+    lines.append(
+        f"service / {ENGINE_TARGET} = {engine_ratio:.2f}  "
+        f"({verdict} the {ENGINE_TARGET_RATIO} target: the router's own cost)"
+    )
     lines.append("per-round service / reference: " + ", ".join(f"{r:.2f}" for r in per_round))
     if "service+pre-ping" in medians:
         cost = ratio(
@@ -389,6 +405,7 @@ def report(targets: list[Target], options: Options, command: str) -> dict[str, o
         "ratios": ratios,
         "cpu_ratios": cpu_ratios,
         "per_round_service_ratio": per_round,
+        "service_over_engine": engine_ratio,
     }
 
 

@@ -11,6 +11,7 @@ from service.api.analytics import AnalyticsController
 from service.api.customers import CustomerController
 from service.api.health import HealthController
 from service.api.orders import OrderController
+from service.check import startup_check
 from service.db.plugin import SwitchyardPlugin
 from service.problems import problem_details_plugin
 from service.settings import Settings, load_settings
@@ -28,4 +29,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PrometheusController,
         ],
         plugins=[SwitchyardPlugin(settings.database, settings.health), problem_details_plugin()],
+        lifespan=[startup_check(settings)] if settings.server.startup_check else [],
     )

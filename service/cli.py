@@ -32,6 +32,24 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from service.check import check, exit_status
+    from service.check.render import as_json, text
+
+    report = asyncio.run(check(load_settings(), workers=args.workers, instances=args.instances))
+    print(as_json(report) if args.json else text(report))
+    return exit_status(report.findings)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     from service.cluster.cli import add_parser as add_cluster_parser
 
@@ -47,6 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply migrations over the direct primary URL")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=_migrate)
+
+    check = commands.add_parser(
+        "check",
+        help="probe every node, say what is wrong (exit 0 fine, 1 warnings, 2 errors)",
+    )
+    check.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    check.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="processes per instance (default: server.workers)",
+    )
+    check.add_argument(
+        "--instances", type=_positive, default=1, help="instances of the service (default 1)"
+    )
+    check.set_defaults(func=_check)
 
     add_cluster_parser(commands)
     return parser

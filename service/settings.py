@@ -118,6 +118,9 @@ class ServerSettings(_Base, frozen=True):
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     workers: Annotated[int, msgspec.Meta(ge=1)] = 1
+    # Run `switchyard check` once at start-up (in the background): its findings go to the log
+    # and to /health/db. It never stops the service.
+    startup_check: bool = True
 
 
 class Settings(_Base, frozen=True):

@@ -7,7 +7,8 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
-from service.db import HealthSnapshot, health_snapshot
+from service.check import FINDINGS_KEY, Finding
+from service.db import HealthSnapshot, NodeSnapshot, health_snapshot
 from service.problems import Problem
 
 
@@ -21,6 +22,13 @@ class Readiness(msgspec.Struct):
     ready: bool
     primary_up: bool
     nodes: list[NodeReadiness]
+
+
+class DbHealth(msgspec.Struct, frozen=True, kw_only=True):
+    primary: str | None
+    primary_problem: str | None
+    nodes: list[NodeSnapshot]
+    checks: list[Finding]
 
 
 class NotReady(Problem):
@@ -57,5 +65,13 @@ class HealthController(Controller):
         return Response(body)
 
     @get("/db")
-    async def db(self, state: State) -> HealthSnapshot:
-        return health_snapshot(state)
+    async def db(self, state: State) -> DbHealth:
+        health = health_snapshot(state)
+        findings = state.get(FINDINGS_KEY, [])
+        return DbHealth(
+            primary=health.primary,
+            primary_problem=health.primary_problem,
+            nodes=health.nodes,
+            # What the start-up check found wrong (warnings and errors; empty until it ran).
+            checks=[finding for finding in findings if finding.severity != "info"],
+        )

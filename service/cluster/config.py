@@ -26,12 +26,15 @@ def node_conf(port: int, socket_dir: Path, replica: bool) -> str:
         "hot_standby = on",
         "max_wal_senders = 10",
         "max_connections = 300",
-        # A throwaway lab: no crash safety wanted, speed is. Never copy these two settings
-        # to a database whose data you keep. synchronous_commit stays on on purpose: off
-        # adds ~200 ms of replication lag (WAL waits for the walwriter), which the
+        # A throwaway lab: no crash safety wanted, speed is. Never copy this setting to a
+        # database whose data you keep. synchronous_commit stays on on purpose: off adds
+        # ~200 ms of replication lag (WAL waits for the walwriter), which the
         # read-your-writes tests would mistake for real lag.
         "fsync = off",
-        "full_page_writes = off",
+        # pg_rewind (`cluster rejoin`) refuses a source without full-page writes, and needs
+        # hint-bit changes in the WAL of the target it rewinds.
+        "full_page_writes = on",
+        "wal_log_hints = on",
         "wal_receiver_status_interval = 1s",
         # No replication slots (a replica stopped for good would pin WAL forever); instead
         # keep enough WAL that a replica stopped for a while in the lab can catch up, and

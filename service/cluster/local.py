@@ -12,30 +12,32 @@ import contextlib
 import shutil
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from service.cluster import config, pgbouncer, postgres
+from service.cluster import config, pgbouncer, postgres, roles
 from service.cluster.errors import ClusterError
+from service.cluster.node_sql import NodeSql
 from service.cluster.proc import (
     check_traversable,
     find_binary,
     folder_lock,
     make_server_dir,
+    tail,
 )
-from service.cluster.procfs import proc_state, signal_tree, wait_until
+from service.cluster.procfs import proc_state, signal_tree, state_word, wait_until
 from service.cluster.protocol import NodeInfo
-from service.cluster.service_urls import PGBOUNCER, ServiceUrls, apply_delay_sql
+from service.cluster.service_urls import ServiceUrls
 from service.cluster.state import ClusterState, NodeState, load_state, plan_nodes, save_state
 
 PRIMARY = "primary"
-REQUIRED_BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "psql", "pgbouncer")
-# ALTER SYSTEM + pg_reload_conf() only asks the server to re-read its config.
-RELOAD_SETTLE_S = 0.05
+PGBOUNCER = "pgbouncer"
+REQUIRED_BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "pg_rewind", "psql", "pgbouncer")
+# A re-pointed standby reconnects and switches timeline in well under a second here.
+STREAMING_TIMEOUT = 20.0
 
 
-class LocalCluster(ServiceUrls):
+class LocalCluster(NodeSql, ServiceUrls):
     def __init__(self, base_dir: Path, replicas: int = 2) -> None:
         if replicas < 0:
             raise ClusterError("replicas must be 0 or more")
@@ -62,9 +64,9 @@ class LocalCluster(ServiceUrls):
         return bool(self._state.nodes)
 
     def status(self) -> dict[str, str]:
-        result = {n.name: _word(postgres.postmaster_pid(n.data_dir)) for n in self.nodes}
+        result = {n.name: state_word(postgres.postmaster_pid(n.data_dir)) for n in self.nodes}
         if self.exists():
-            result[PGBOUNCER] = _word(pgbouncer.daemon_pid(self._pgb_pidfile))
+            result[PGBOUNCER] = state_word(pgbouncer.daemon_pid(self._pgb_pidfile))
         return result
 
     # ---- whole-cluster lifecycle -------------------------------------------------------
@@ -88,13 +90,21 @@ class LocalCluster(ServiceUrls):
             for node in self._state.nodes[1:]:
                 self.stop(node.name, "immediate")
                 shutil.rmtree(self.base_dir / node.name, ignore_errors=True)
-        self._start_pg(primary.name)
-        postgres.ensure_app_database(primary.port)
-        replicas = self._state.nodes[1:]
-        if replicas:
-            with ThreadPoolExecutor(max_workers=len(replicas)) as pool:
+        # After a failover the configured primary may be the stale one: start the newest.
+        lead = self._state.node(self._newest_writable_dir()) or primary
+        self._start_pg(lead.name)
+        postgres.ensure_app_database(lead.port)
+        others = [n for n in self._state.nodes if n.name != lead.name]
+        for node in others:
+            data_dir = self.base_dir / node.name
+            stale = postgres.is_initialized(data_dir) and not postgres.is_replica_dir(data_dir)
+            if stale and postgres.postmaster_pid(data_dir) is None:
+                # A running stale primary is a split brain someone made on purpose: left alone.
+                self.rejoin(node.name, lead.name)
+        if others:
+            with ThreadPoolExecutor(max_workers=len(others)) as pool:
                 # list() re-raises the first failure here instead of dropping it.
-                list(pool.map(self._up_replica, replicas))
+                list(pool.map(lambda n: self._up_replica(n, lead.port), others))
         self._up_pgbouncer()
         for suffix, mode in (("", "direct"), (".pgbouncer", "pgbouncer")):
             (self.base_dir / f"env{suffix}").write_text(config.export_lines(self.env(mode)))
@@ -151,22 +161,100 @@ class LocalCluster(ServiceUrls):
         signal_tree(pid, signal.SIGCONT)
         wait_until(lambda: proc_state(pid) != "T", 2)
 
-    def set_apply_delay(self, name: str, seconds: float) -> None:
-        statements = apply_delay_sql(seconds)
-        postgres.psql(self._replica(name).port, statements)
-        time.sleep(RELOAD_SETTLE_S)
+    # ---- roles: promotion, failover, rejoin ---------------------------------------------
+    def promote(self, name: str) -> None:
+        """Promote a running standby, whatever else runs: with the primary up, a split brain."""
+        if not self.probe(name).in_recovery:
+            raise ClusterError(f"{name} is not a standby; nothing to promote")
+        postgres.promote(name, self._node(name).data_dir, self._log(name), self.base_dir)
 
-    def pause_replay(self, name: str) -> None:
-        postgres.psql(self._replica(name).port, ["SELECT pg_wal_replay_pause()"])
+    def follow(self, name: str, upstream: str) -> None:
+        """Re-point a running standby at `upstream` without a restart (PostgreSQL >= 13).
 
-    def resume_replay(self, name: str) -> None:
-        postgres.psql(self._replica(name).port, ["SELECT pg_wal_replay_resume()"])
+        recovery_target_timeline keeps its default, `latest`, so the standby moves onto the
+        upstream's newer timeline by itself.
+        """
+        if not self.probe(name).in_recovery:
+            raise ClusterError(f"{name} is not a standby; `rejoin {name}` makes it one")
+        conninfo = roles.primary_conninfo(self._node(upstream).port, name)
+        postgres.psql(
+            self._node(name).port,
+            [
+                f"ALTER SYSTEM SET primary_conninfo = {roles.sql_literal(conninfo)}",
+                "SELECT pg_reload_conf()",
+            ],
+        )
+
+    def failover(self, mode: str = "immediate") -> str:
+        """Stop the primary, promote the standby with the most WAL, re-point the rest.
+
+        Returns the promoted node's name once every other running standby streams from it.
+        """
+        old = self.current_primary()
+        if old is None:
+            raise ClusterError("no writable node to fail over from")
+        self.stop(old, mode)
+        standbys = self.roles()
+        chosen = roles.pick_most_advanced(standbys)
+        self.promote(chosen)
+        followers = [name for name in standbys if name != chosen]
+        for name in followers:
+            self.follow(name, chosen)
+        for name in followers:
+            self.wait_streaming(name, chosen)
+        return chosen
+
+    def rejoin(self, name: str, upstream: str | None = None) -> None:
+        """Make an old primary a standby of the current one: stop, pg_rewind, follow.
+
+        `upstream` defaults to the current primary; the node is stopped (fast) first if it
+        still runs, which is how a split brain made by `promote` is ended.
+        """
+        node = self._node(name)
+        if upstream is None:
+            running = {k: v for k, v in self.roles().items() if k != name}
+            upstream = roles.pick_primary(running)
+            if upstream is None:
+                raise ClusterError(f"no other writable node for {name} to follow")
+        if upstream == name:
+            raise ClusterError(f"{name} cannot follow itself")
+        source = self._node(upstream)
+        # Right after a promotion the source's control file still names the old timeline
+        # until its first checkpoint, and PostgreSQL 15's pg_rewind reads the timeline there:
+        # it would find "no rewind required" and leave a node that cannot follow.
+        postgres.psql(source.port, ["CHECKPOINT"])
+        self.stop(name, "fast")
+        postgres.rewind(name, node.data_dir, source.port, self.base_dir)
+        # pg_rewind copied the source's own config files: this node's port and role come back.
+        postgres.write_node_conf(node.data_dir, node.port, self._socket_dir, replica=True)
+        postgres.make_standby(node.data_dir, roles.primary_conninfo(source.port, name))
+        self._start_pg(name)
+        self.wait_streaming(name, upstream)
+
+    def wait_streaming(self, name: str, upstream: str, timeout: float = STREAMING_TIMEOUT) -> None:
+        """Return once `name` streams WAL from `upstream` (pg_stat_wal_receiver)."""
+        port = self._node(upstream).port
+
+        def streaming() -> bool:
+            facts = self.probe(name)
+            return facts.receiver_status == "streaming" and facts.upstream_port == port
+
+        if not wait_until(streaming, timeout, interval=0.1):
+            raise ClusterError(
+                f"{name} does not stream from {upstream} after {timeout:.0f} s: "
+                f"{self.probe(name)}\n--- last lines of {self._log(name)} ---\n"
+                + tail(self._log(name))
+            )
 
     # ---- internals -------------------------------------------------------------------------
-    def _unknown_node(self, name: str) -> str:
-        if not self.exists():
-            return f"no cluster in {self.base_dir}; run `switchyard cluster up`"
-        return super()._unknown_node(name)
+    def _node(self, name: str) -> NodeInfo:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        known = ", ".join([n.name for n in self.nodes] + [PGBOUNCER]) if self.exists() else ""
+        if not known:
+            raise ClusterError(f"no cluster in {self.base_dir}; run `switchyard cluster up`")
+        raise ClusterError(f"unknown node {name!r}; known: {known}")
 
     def _running_pid(self, name: str) -> int:
         if name == PGBOUNCER:
@@ -190,10 +278,27 @@ class LocalCluster(ServiceUrls):
     def _start_pg(self, name: str) -> None:
         postgres.start(name, self.base_dir / name, self._log(name), self.base_dir)
 
-    def _up_replica(self, node: NodeState) -> None:
+    def _newest_writable_dir(self) -> str:
+        """The data dir without standby.signal on the highest timeline (read from disk)."""
+        writable = {
+            n.name: postgres.data_dir_timeline(self.base_dir / n.name)
+            for n in self._state.nodes
+            if postgres.is_initialized(self.base_dir / n.name)
+            and not postgres.is_replica_dir(self.base_dir / n.name)
+        }
+        top = max(writable.values(), default=1)
+        best = [name for name, timeline in writable.items() if timeline == top]
+        if len(best) > 1:
+            raise ClusterError(
+                f"split brain on disk: {', '.join(best)} are all primaries on timeline {top}; "
+                "start the one to keep and `switchyard cluster rejoin` the others"
+            )
+        return best[0] if best else self._state.nodes[0].name
+
+    def _up_replica(self, node: NodeState, primary_port: int) -> None:
         data_dir = self.base_dir / node.name
-        if not (postgres.is_initialized(data_dir) and postgres.is_replica_dir(data_dir)):
-            primary_port = self._state.nodes[0].port
+        # An initialized dir is kept whatever its role: it may be the promoted primary.
+        if not postgres.is_initialized(data_dir):
             # One clone at a time: each forces a checkpoint, which could remove a WAL segment
             # a concurrent clone has yet to stream ("requested WAL segment ... has already
             # been removed", seen here). Starting the clones still overlaps.
@@ -219,9 +324,3 @@ class LocalCluster(ServiceUrls):
             self.pgbouncer_port,
             self.base_dir,
         )
-
-
-def _word(pid: int | None) -> str:
-    if pid is None:
-        return "stopped"
-    return "frozen" if proc_state(pid) == "T" else "running"

@@ -40,6 +40,13 @@ def proc_state(pid: int) -> str | None:
     return fields[0]
 
 
+def state_word(pid: int | None) -> str:
+    """How the lab reports a daemon: "running", "frozen" (SIGSTOPped) or "stopped"."""
+    if pid is None:
+        return "stopped"
+    return "frozen" if proc_state(pid) == "T" else "running"
+
+
 def proc_name(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 @dataclass(frozen=True)
 class NodeInfo:
     name: str
-    role: str  # "primary" | "replica"
+    role: str  # "primary" | "replica" as configured; current_primary() says who is now
     port: int
     data_dir: Path
 
@@ -45,6 +45,12 @@ class Topology(Protocol):
 
     def status(self) -> dict[str, str]:
         """Node name (and "pgbouncer") -> "running" | "stopped" | "frozen"."""
+        ...
+
+    def current_primary(self) -> str | None:
+        """The node that is writable now, asked of the nodes: after a failover it is not the
+        one `nodes` calls "primary". With two writable nodes, the one on the higher timeline;
+        None when no running node is writable; ClusterError when two tie."""
         ...
 
     def direct_url(self, name: str) -> str: ...

@@ -1,5 +1,5 @@
-"""What every implementation of the Topology protocol shares: finding a node by name, how
-the service reaches it (URLs and DATABASE_* variables), and the SQL that steers replay."""
+"""What every implementation of the Topology protocol shares: finding a node by name, and
+how the service reaches it (URLs and DATABASE_* variables)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,9 @@ from service.cluster import config
 from service.cluster.errors import ClusterError
 from service.cluster.protocol import NodeInfo
 
-PGBOUNCER = "pgbouncer"
-
-
-def apply_delay_sql(seconds: float) -> list[str]:
-    """Statements (each outside a transaction) that set a replica's recovery_min_apply_delay;
-    0 ends the delay. pg_reload_conf() only asks the server to re-read its configuration."""
-    if seconds < 0:
-        raise ClusterError("an apply delay cannot be negative")
-    if seconds == 0:
-        change = "ALTER SYSTEM RESET recovery_min_apply_delay"
-    else:
-        change = f"ALTER SYSTEM SET recovery_min_apply_delay = '{round(seconds * 1000)}ms'"
-    return [change, "SELECT pg_reload_conf()"]
-
 
 class ServiceUrls:
-    """Mixin for a topology that has `nodes` (primary first) and `pgbouncer_port`."""
+    """Mixin for a topology that has `nodes` (primary first), `pgbouncer_port` and `_node`."""
 
     @property
     def nodes(self) -> list[NodeInfo]:
@@ -34,14 +20,7 @@ class ServiceUrls:
         raise NotImplementedError
 
     def _node(self, name: str) -> NodeInfo:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise ClusterError(self._unknown_node(name))
-
-    def _unknown_node(self, name: str) -> str:
-        known = ", ".join([n.name for n in self.nodes] + [PGBOUNCER])
-        return f"unknown node {name!r}; known: {known}"
+        raise NotImplementedError
 
     def _replica(self, name: str) -> NodeInfo:
         node = self._node(name)
