@@ -24,14 +24,30 @@ from tests.integration.probes import ProbeController
 MODE = os.environ.get("SWITCHYARD_TEST_MODE", "direct")
 
 
-# Tests of this run that go on local binaries whatever the chosen topology: (test, why).
+# Tests that build labs of their own from local binaries whatever SWITCHYARD_TOPOLOGY says,
+# and why; they are marked local_only and a containers run lists them at its end.
+LOCAL_ONLY = {
+    "tests/integration/isolated/": "a fresh lab per test (about 1 s from local binaries, about "
+    "20 s in containers), promoted and re-pointed at 127.0.0.1:<host port>, which inside a "
+    "container names no server; pg_rewind on its data dirs",
+    "tests/integration/check/": "changes a local lab's files on disk (TLS material, PgBouncer's "
+    "ini) and restarts its servers; the container lab has no such files on the host",
+    "tests/integration/ha/": "Patroni and etcd run as local processes; there is no container lab "
+    "of them",
+    "tests/integration/test_cluster_lab_ha.py": "promotion, failover and pg_rewind are verbs of "
+    "the local and Patroni labs only",
+}
 _LOCAL_ONLY: list[tuple[str, str]] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/integration/" in str(item.path):
+        path = item.path.as_posix()
+        if "tests/integration/" in path:
             item.add_marker(pytest.mark.integration)
+        for where, reason in LOCAL_ONLY.items():
+            if where in path:
+                item.add_marker(pytest.mark.local_only(reason))
         if (marker := item.get_closest_marker("local_only")) is not None:
             _LOCAL_ONLY.append((item.nodeid, str(marker.args[0])))
 

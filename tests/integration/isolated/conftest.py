@@ -18,13 +18,6 @@ from service.settings import Settings, load_settings
 from tests.fixtures.topology import scratch_cluster
 from tests.integration.conftest import MODE
 
-# Why these run on local binaries even when SWITCHYARD_TOPOLOGY=containers (each module is
-# marked local_only with it, and a containers run lists them at its end).
-LOCAL_ONLY = (
-    "a fresh topology per test (about 1 s from local binaries, about 20 s in containers), and "
-    "standbys re-pointed at 127.0.0.1:<host port>, which inside a container names no server"
-)
-
 # A short probe interval keeps the tests short; the bounds below are in intervals.
 PROBE_INTERVAL = 0.5
 

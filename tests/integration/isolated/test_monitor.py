@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import msgspec
-import pytest
 from litestar import Litestar, post
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -15,11 +14,9 @@ from service.app import create_app
 from service.cluster import LocalCluster
 from service.db import Db
 from service.settings import Settings
-from tests.integration.isolated.conftest import LOCAL_ONLY, lab_settings
+from tests.integration.isolated.conftest import lab_settings
 from tests.integration.isolated.nodes import health_of, wait_for
 from tests.integration.isolated.served import served
-
-pytestmark = pytest.mark.local_only(LOCAL_ONLY)
 
 OLD_OVERFLOW = 1025  # failures past which 2 ** (failures - 1) once overflowed a float
 PGBOUNCER_POOL = 20  # default_pool_size in the lab's pgbouncer.ini

@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Annotated
 
 import msgspec
-import pytest
 from litestar import Litestar, get, post
 from litestar.params import Parameter
 from litestar.testing import AsyncTestClient
@@ -21,10 +20,8 @@ from service.db import Orm, SwitchyardPlugin
 from service.problems import not_found, problem_details_plugin
 from tests.integration.conftest import MODE
 from tests.integration.helpers import unique_email
-from tests.integration.isolated.conftest import LOCAL_ONLY, lab_settings
+from tests.integration.isolated.conftest import lab_settings
 from tests.integration.isolated.nodes import health_of
-
-pytestmark = pytest.mark.local_only(LOCAL_ONLY)
 
 EmailPath = Annotated[str, Parameter(description="customer email")]
 

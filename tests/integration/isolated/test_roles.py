@@ -7,17 +7,14 @@ import time
 from dataclasses import dataclass, field
 
 import asyncpg
-import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.cluster import LocalCluster
 from tests.integration.conftest import MODE
 from tests.integration.helpers import Client, unique_email
-from tests.integration.isolated.conftest import LOCAL_ONLY, PROBE_INTERVAL, lab_settings
+from tests.integration.isolated.conftest import PROBE_INTERVAL, lab_settings
 from tests.integration.isolated.nodes import follow, health_of, promote, sql, timeline, wait_for
-
-pytestmark = pytest.mark.local_only(LOCAL_ONLY)
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
-import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
@@ -15,10 +14,8 @@ from service.cluster import LocalCluster
 from service.db import Db
 from tests.integration.conftest import MODE
 from tests.integration.helpers import Client, unique_email
-from tests.integration.isolated.conftest import LOCAL_ONLY, PROBE_INTERVAL, lab_settings
+from tests.integration.isolated.conftest import PROBE_INTERVAL, lab_settings
 from tests.integration.isolated.nodes import health_of
-
-pytestmark = pytest.mark.local_only(LOCAL_ONLY)
 
 APPLY_DELAY = 3.0
 
