@@ -7,20 +7,25 @@ import logging
 from litestar import Litestar
 from litestar.plugins.prometheus import PrometheusController
 
+from service.api import request_id
 from service.api.analytics import AnalyticsController
+from service.api.contract import openapi_config
 from service.api.customers import CustomerController
+from service.api.head import HeadAsGet
 from service.api.health import HealthController
+from service.api.limits import MAX_BODY_BYTES
 from service.api.orders import OrderController
+from service.api.request import ApiRequest
 from service.check import startup_check
 from service.db.plugin import SwitchyardPlugin
-from service.problems import problem_details_plugin
+from service.problems import internal_error, problem_details_plugin
 from service.settings import Settings, load_settings
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             CustomerController,
             OrderController,
@@ -28,6 +33,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             PrometheusController,
         ],
-        plugins=[SwitchyardPlugin(settings.database, settings.health), problem_details_plugin()],
+        plugins=[
+            SwitchyardPlugin(settings.database, settings.health),
+            problem_details_plugin(MAX_BODY_BYTES),
+        ],
         lifespan=[startup_check(settings)] if settings.server.startup_check else [],
+        openapi_config=openapi_config(),
+        exception_handlers={Exception: internal_error},
+        request_class=ApiRequest,
+        request_max_body_size=MAX_BODY_BYTES,
+        before_send=[request_id.tag_response],
+        after_exception=[request_id.remember_exception],
     )
+    # Outside the router, so HEAD reaches the GET handlers instead of a 405.
+    app.asgi_handler = HeadAsGet(app.asgi_handler)
+    return app

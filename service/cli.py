@@ -12,6 +12,8 @@ from service.settings import SettingsError, load_settings
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.api import server_limits
+
     settings = load_settings()  # fail here, with one clear message, before any worker starts
     uvicorn.run(
         "service.app:create_app",
@@ -21,6 +23,10 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers or settings.server.workers,
         log_level="info",
         access_log=False,
+        # A slow or oversized client must not hold a connection: see service.api.server_limits.
+        http="service.api.server_limits:BoundedHttpToolsProtocol",
+        timeout_keep_alive=server_limits.KEEP_ALIVE_TIMEOUT,
+        h11_max_incomplete_event_size=server_limits.MAX_HEAD_BYTES,
     )
     return 0
 

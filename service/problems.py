@@ -6,14 +6,17 @@ ProblemDetailsPlugin renders it (and turns Litestar's own HTTP exceptions into t
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 PROBLEM_BASE = "urn:switchyard:problem:"
 
@@ -82,7 +85,9 @@ def not_found(what: str) -> Problem:
     return NotFound(f"{what} does not exist")
 
 
-def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+def _from_http_exception(
+    exc: HTTPException, max_body_bytes: int | None = None
+) -> ProblemDetailsException:
     if isinstance(exc, ValidationException):
         errors = exc.extra if isinstance(exc.extra, list) else []
         fields = [e.get("key") for e in errors if isinstance(e, dict) and e.get("key")]
@@ -96,12 +101,36 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
         )
     if isinstance(exc, NotFoundException):
         return NotFound(exc.detail)
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return problem(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"the body may be at most {max_body_bytes} bytes; split the request"
+            if max_body_bytes
+            else "the body is larger than this service accepts; split the request",
+            limit=max_body_bytes,
+        )
     return Problem(
         exc.detail, status=exc.status_code, slug="http-error", title=exc.detail, headers=exc.headers
     )
 
 
-def problem_details_plugin() -> ProblemDetailsPlugin:
+def problem_details_plugin(max_body_bytes: int | None = None) -> ProblemDetailsPlugin:
+    """`max_body_bytes`: the app's body limit, named in its 413 problem."""
+    to_problem = functools.partial(_from_http_exception, max_body_bytes=max_body_bytes)
     return ProblemDetailsPlugin(
-        ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _from_http_exception})
+        ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: to_problem})
     )
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """An unexpected exception (a bug) as a 500 problem; its traceback is logged under the
+    response's X-Request-ID (service.api.request_id), which the detail points to."""
+    unexpected = problem(
+        500,
+        "internal-error",
+        "Internal server error",
+        "the service failed unexpectedly; report the X-Request-ID of this response",
+    )
+    return unexpected.to_response(request)

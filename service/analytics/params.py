@@ -49,12 +49,41 @@ def parse_params(cls: type[P], items: Iterable[tuple[str, str]]) -> P:
     for name, value in items:
         if name in values:
             raise ParamError(name, "given more than once")
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL: refused here, or it fails in the database.
+            raise ParamError(name, "must not contain NUL")
         values[name] = value
     try:
         # strict=False: query values are text, so "30" may become an int, a date, ...
-        return msgspec.convert(values, cls, strict=False)
+        params = msgspec.convert(values, cls, strict=False)
     except msgspec.ValidationError as exc:
         raise _param_error(str(exc)) from None
+    _check_timestamps(params)
+    return params
+
+
+def _check_timestamps(params: ReportParams) -> None:
+    """Every timestamp must exist in UTC, which is how the driver sends it.
+
+    `0001-01-01T00:00:00+01:00` is year 0 in UTC and `9999-12-31T23:59:59-01:00` year 10000:
+    Python's datetime holds neither, and the driver would fail on them with an overflow.
+    """
+    for name, value in msgspec.structs.asdict(params).items():
+        if isinstance(value, dt.datetime):
+            try:
+                value.astimezone(dt.UTC)
+            except OverflowError:
+                field = _client_name(params, name)
+                raise ParamError(
+                    field, "must lie between 0001-01-01 and 9999-12-31 in UTC"
+                ) from None
+
+
+def _client_name(params: ReportParams, attribute: str) -> str:
+    """The name the client used (`from`) for an attribute (`from_`)."""
+    info = msgspec.inspect.type_info(type(params))
+    assert isinstance(info, msgspec.inspect.StructType)
+    return next(field.encode_name for field in info.fields if field.name == attribute)
 
 
 def _param_error(message: str) -> ParamError:

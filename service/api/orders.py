@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -13,6 +14,7 @@ from service.api.emails import normalise_email
 from service.api.money import parse_amount, parse_currency
 from service.api.order_schemas import Order, OrderIn, OrderStatusIn
 from service.api.order_status import SOURCES, describe_next
+from service.api.validated import DEPENDENCIES, validator
 from service.db import Db
 from service.problems import invalid_field, not_found, problem
 
@@ -37,13 +39,36 @@ def _as_stored(data: OrderIn) -> dict[str, Any]:
     }
 
 
+# The routes' `valid` dependencies: checked before the database is touched.
+def _new_order(data: JSONBody[OrderIn]) -> dict[str, Any]:
+    return _as_stored(data)
+
+
+def _status_change(order_id: FromPath[int], data: JSONBody[OrderStatusIn]) -> dict[str, Any]:
+    return {
+        "order_id": _order_id(order_id),
+        "new_status": data.status,
+        "sources": SOURCES[data.status],
+    }
+
+
+def _existing_order(order_id: FromPath[int]) -> int:
+    return _order_id(order_id)
+
+
 class OrderController(Controller):
     path = "/orders"
+    dependencies = DEPENDENCIES
 
-    @post("/")
-    async def create_order(self, data: JSONBody[OrderIn], db: Db) -> Response[Order]:
+    @post("/", dependencies=validator(_new_order, body=True))
+    async def create_order(
+        self,
+        data: JSONBody[OrderIn],
+        valid: NamedDependency[dict[str, Any]],
+        db: Db,
+    ) -> Response[Order]:
         """201 on the first request, 200 with the same body on an identical replay, else 409."""
-        wanted = _as_stored(data)
+        wanted = valid
         params = {"external_id": data.external_id, **wanted}
         created = (await db.execute(q.INSERT, params)).first()
         if created is not None:
@@ -73,36 +98,34 @@ class OrderController(Controller):
             )
         return Response(q.to_order(existing), status_code=HTTP_200_OK)
 
-    @patch("/{order_id:int}")
+    @patch("/{order_id:int}", dependencies=validator(_status_change, body=True))
     async def change_status(
-        self, order_id: FromPath[int], data: JSONBody[OrderStatusIn], db: Db
+        self, data: JSONBody[OrderStatusIn], valid: NamedDependency[dict[str, Any]], db: Db
     ) -> Order:
-        params = {
-            "order_id": _order_id(order_id),
-            "new_status": data.status,
-            "sources": SOURCES[data.status],
-        }
+        params = valid
+        order_id, status = params["order_id"], params["new_status"]
         changed = (await db.execute(q.UPDATE_STATUS, params)).first()
         if changed is not None:
             return q.to_order(changed)
         current = (await db.execute(q.SELECT_BY_ID, params)).first()
         if current is None:
             raise not_found(f"order {order_id}")
-        if current.status == data.status:
+        if current.status == status:
             return q.to_order(current)  # re-applying the current status: a safe no-op
         raise problem(
             409,
             "invalid-transition",
             "Invalid status transition",
-            f"order {order_id} is {current.status!r} and cannot become {data.status!r}; "
+            f"order {order_id} is {current.status!r} and cannot become {status!r}; "
             f"from {current.status!r} it can become {describe_next(current.status)}",
             field="status",
             current_status=current.status,
         )
 
-    @get("/{order_id:int}")
-    async def get_order(self, order_id: FromPath[int], db: Db) -> Order:
-        row = (await db.execute(q.SELECT_BY_ID, {"order_id": _order_id(order_id)})).first()
+    @get("/{order_id:int}", dependencies=validator(_existing_order))
+    async def get_order(self, valid: NamedDependency[int], db: Db) -> Order:
+        order_id = valid
+        row = (await db.execute(q.SELECT_BY_ID, {"order_id": order_id})).first()
         if row is None:
             raise not_found(f"order {order_id}")
         return q.to_order(row)

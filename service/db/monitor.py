@@ -105,11 +105,14 @@ class HealthMonitor:
         node down. One that timed out is judged against the node's own answers: when some
         request statement on it completed while the probe waited, the node is busy (its pool
         or PgBouncer's queue saturated), not dead; a frozen node answers nothing and is
-        marked down, its waiting statements abandoned. A node whose every connection is
+        marked down, its waiting statements abandoned (at the next probe when its last answer
+        came less than a probe timeout before this one began). A node whose every connection is
         held by statements longer than the probe timeout cannot be told from a frozen one:
         keep `health.timeout` above the longest statement the service runs behind PgBouncer.
         """
-        if isinstance(exc, TimeoutError) and node.last_answer >= started:
+        # "While the probe waited" reaches back one probe timeout before it began: on a
+        # starved event loop a burst of answers can be handled just after the probe's timer.
+        if isinstance(exc, TimeoutError) and node.last_answer >= started - self.settings.timeout:
             # Busy, not dead: requests on it kept getting answers while the probe waited
             # (a saturated pool or PgBouncer queue delays the probe's own connection).
             log.info("node %s: probe timed out, but requests are answered: busy", node.name)

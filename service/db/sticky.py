@@ -38,7 +38,8 @@ class StickyWindow:
 
     def lsn(self, value: str | None, now: float | None = None) -> str | None:
         """The LSN in a cookie that is genuine and unexpired, else None."""
-        if not value:
+        if not value or not value.isascii():
+            # Only we write these cookies, in ASCII; compare_digest raises on anything else.
             return None
         payload, _, signature = value.rpartition("~")
         lsn, _, expires = payload.partition("~")

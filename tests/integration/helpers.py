@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from typing import Any
 
@@ -72,3 +73,10 @@ async def server_identities(cluster: Topology) -> dict[str, str]:
             await conn.close()
     assert len(set(identities.values())) == len(identities), identities
     return identities
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): a database that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import msgspec
@@ -10,13 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.settings import NodeSettings, Settings
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.integration.helpers import closed_port
 
 
 async def test_unreachable_replica_at_startup_still_serves_writes(settings: Settings) -> None:

@@ -33,6 +33,11 @@ def test_an_expired_cookie_is_ignored() -> None:
         lambda v: v[:-1] + ("0" if v[-1] != "0" else "1"),
         lambda v: "garbage",
         lambda v: "",
+        lambda v: v[:-1] + "\u00e9",  # a non-ASCII byte, as a latin-1 header decodes it
+        lambda v: "\u00e9",
+        lambda v: v.replace("~", "\u00e9~"),
+        lambda v: "~~",
+        lambda v: v + "~" + v,
     ],
 )
 def test_a_forged_cookie_is_ignored(tamper: object) -> None:

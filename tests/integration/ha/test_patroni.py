@@ -8,7 +8,6 @@ Deadlines, not timings (a loaded CI machine is slower); the figures go to the te
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 import uuid
@@ -17,15 +16,19 @@ from dataclasses import dataclass, field
 import asyncpg
 import msgspec
 from litestar.testing import AsyncTestClient
-from service.cluster.ha import PatroniCluster
 
 from service.app import create_app
+from service.cluster.ha import PatroniCluster
 from service.settings import Settings, load_settings
 from tests.integration.helpers import Client, unique_email
 
-log = logging.getLogger("switchyard.tests.patroni")
 PROBE_INTERVAL = 0.5
 RECOVERY_DEADLINE = 30.0  # from the fault to writes landing on the new leader
+
+
+def report(message: str, *args: object) -> None:
+    """Figures for the notes: shown with `pytest -s` (Litestar takes over logging)."""
+    print("\n[patroni] " + message % args)
 
 
 def fast_probes(cluster: PatroniCluster) -> Settings:
@@ -110,7 +113,7 @@ async def test_a_killed_leader_postmaster_is_followed_with_no_failed_read(
     assert on_new, "no write reached the new leader"
     first = min(w[0] for w in on_new)
     assert first - killed_at < RECOVERY_DEADLINE
-    log.warning(
+    report(
         "postmaster kill: promoted at +%.2f s, first write on %s at +%.2f s "
         "(%.2f s after the promotion), %d reads, 0 failed",
         promoted[new] - killed_at,
@@ -182,10 +185,13 @@ async def test_split_brain_after_the_leaders_patroni_dies_loses_fewer_writes_tha
         patroni, new, through_service
     )
     lost_control = set(control) - await present_on(patroni, new, control)
+    acked_at = {w[3].lower(): w[0] for w in load.acknowledged()}
+    late = [acked_at[e] - promoted[new] for e in lost_service]
     failed_reads = [r for r in load.reads if r[1] != 200]
-    log.warning(
+    report(
         "Patroni kill: promotion at %s; acknowledged writes lost: %d of %d through the service, "
-        "%d of %d by the plain client; %d reads, %d failed",
+        "%d of %d by the plain client; %d reads, %d failed; the service's lost writes were "
+        "acknowledged from %.2f to %.2f s after the promotion was seen",
         new,
         len(lost_service),
         len(through_service),
@@ -193,6 +199,8 @@ async def test_split_brain_after_the_leaders_patroni_dies_loses_fewer_writes_tha
         len(control),
         len(load.reads),
         len(failed_reads),
+        min(late, default=0.0),
+        max(late, default=0.0),
     )
     assert lost_control, "premise: the plain client lost writes to the split brain"
     assert len(lost_service) < len(lost_control)
@@ -214,7 +222,7 @@ async def test_a_switchover_is_followed_with_no_failed_read(patroni: PatroniClus
     assert [r for r in load.reads if r[1] != 200] == []
     on_new = [w for w in load.acknowledged() if w[2] == new and w[0] > switched]
     assert on_new, "no write reached the new leader after the switchover"
-    log.warning(
+    report(
         "switchover to %s took %.2f s; first write there %.2f s after it returned",
         new,
         switched - started,

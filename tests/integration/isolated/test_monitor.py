@@ -64,7 +64,7 @@ async def test_a_saturated_node_behind_pgbouncer_is_busy_not_down(lab: LocalClus
 
     @post("/slow-write", opt={"db_intent": "write"}, status_code=200)
     async def slow_write(db: Db) -> dict[str, str]:
-        await db.execute(text("SELECT pg_sleep(0.3)"))
+        await db.execute(text("SELECT pg_sleep(0.5)"))
         return {"node": db.node.name}
 
     settings = tuned(lab_settings(lab.env("pgbouncer")), interval=0.5, timeout=0.5)
@@ -75,14 +75,22 @@ async def test_a_saturated_node_behind_pgbouncer_is_busy_not_down(lab: LocalClus
         seen_states: set[str] = set()
         started = time.monotonic()
 
+        enough = asyncio.Event()
+
         async def watch() -> None:
-            while time.monotonic() - started < 4.0:
+            # At least 4 s, and until a probe has queued behind the load and timed out
+            # (a loaded machine may take longer to build the queue): at most 15 s.
+            while not enough.is_set():
                 seen_states.add((await health_of(client))["primary"]["state"])
+                elapsed = time.monotonic() - started
+                busy = _busy_probes(await client.get("/metrics")) > busy_before
+                if elapsed > 15.0 or (elapsed > 4.0 and busy):
+                    enough.set()
                 await asyncio.sleep(0.05)
 
         async def writer() -> list[int]:
             codes = []
-            while time.monotonic() - started < 4.0:
+            while not enough.is_set():
                 codes.append((await client.post("/slow-write")).status_code)
             return codes
 
@@ -92,7 +100,9 @@ async def test_a_saturated_node_behind_pgbouncer_is_busy_not_down(lab: LocalClus
         assert set(codes) == {200}, f"writes failed: { {c: codes.count(c) for c in set(codes)} }"
         assert seen_states == {"up"}
         busy_after = _busy_probes(await client.get("/metrics"))
-        assert busy_after > busy_before, "premise: the saturation made the probe time out"
+        assert busy_after > busy_before, (
+            f"premise: the saturation made the probe time out ({len(codes)} writes)"
+        )
 
         # The rule does not hide a dead node: frozen, it is found within a probe round.
         lab.freeze("primary")

@@ -22,8 +22,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def service_process(env: Mapping[str, str]) -> Iterator[str]:
-    """Run `switchyard run` on a free loopback port; yield its base URL; stop it after."""
+def service_process(env: Mapping[str, str], ready_path: str = "/health/ready") -> Iterator[str]:
+    """Run `switchyard run` on a free loopback port; yield its base URL once `ready_path`
+    answers 200; stop it after."""
     port = free_port()
     # A file, not a pipe: nobody reads a pipe while the service runs, and a full one would
     # block the service's logging.
@@ -46,7 +47,7 @@ def service_process(env: Mapping[str, str]) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(process, base, log)
+            _wait_ready(process, base + ready_path, log)
             yield base
         finally:
             process.terminate()
@@ -57,14 +58,14 @@ def service_process(env: Mapping[str, str]) -> Iterator[str]:
                 process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[str], base: str, log: IO[str]) -> None:
+def _wait_ready(process: subprocess.Popen[str], url: str, log: IO[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.seek(0)
             raise AssertionError(f"switchyard run exited early:\n{log.read()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     raise AssertionError("switchyard run did not become ready within 30 s")
