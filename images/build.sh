@@ -20,10 +20,11 @@ LABEL=org.switchyard.inputs
 # reach PyPI get the system bundle as a build secret, which never lands in a layer.
 CA_BUNDLE=${SWITCHYARD_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 
+# The Debian archive this machine's apt uses (other sources, e.g. a vendor's, are skipped).
 mirror() {
   local uri
-  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  [ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  uri=$({ awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/*.sources
+    awk '$1 == "deb" {print $2}' /etc/apt/sources.list; } 2>/dev/null | grep -m1 '/debian/\?$' || true)
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
