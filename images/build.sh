@@ -96,4 +96,6 @@ build_from_dir postgres:15 images/postgres
 build_from_dir edoburu/pgbouncer:v1.25.1-p0 images/pgbouncer
 build_from_dir python:3.11-slim images/python
 build_service
+# Images replaced by a rebuild lose their tag: drop them (the layer cache stays).
+docker image prune --force >/dev/null
 echo "images ready in $((SECONDS - started)) s"
