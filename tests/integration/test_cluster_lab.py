@@ -11,6 +11,7 @@ import pytest
 
 from service.cluster import Topology
 from tests.fixtures.topology import cluster  # noqa: F401
+from tests.integration.helpers import SERVER_IDENTITY_SQL, server_identities
 
 pytestmark = pytest.mark.integration
 
@@ -62,17 +63,17 @@ async def _eventually_sees(url: str, marker: str, within: float = 5.0) -> bool:
 
 
 async def test_roles_direct_and_through_pgbouncer(cluster: Topology) -> None:  # noqa: F811
+    servers = await server_identities(cluster)  # one per node, all different
     for node in cluster.nodes:
         for url in (cluster.direct_url(node.name), cluster.pgbouncer_url(node.name)):
             conn = await _connect(url)
             try:
-                in_recovery, port = await conn.fetchrow(
-                    "SELECT pg_is_in_recovery(), inet_server_port()"
-                )
+                in_recovery = await conn.fetchval("SELECT pg_is_in_recovery()")
+                server = await conn.fetchval(SERVER_IDENTITY_SQL)
             finally:
                 await conn.close()
             assert in_recovery is (node.role == "replica"), url
-            assert port == node.port, f"{url} reached port {port}, not {node.name}"
+            assert server == servers[node.name], f"{url} reached {server}, not {node.name}"
     assert [n.name for n in cluster.nodes] == ["primary", *REPLICAS]
 
 

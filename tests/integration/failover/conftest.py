@@ -4,45 +4,33 @@ broken; one service on it, with the default probe interval and back-off."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.cluster import ClusterError, LocalCluster
+from service.cluster import Topology
 from service.settings import Settings, load_settings
+from tests.fixtures.topology import started_topology
 from tests.integration.conftest import MODE
 
 
 @pytest.fixture(scope="package")
-def lab() -> Iterator[LocalCluster]:
-    base = Path(tempfile.mkdtemp(prefix="switchyard-failover-", dir="/dev/shm"))
-    base.chmod(0o755)  # the servers run as `postgres` and must enter it
-    cluster = LocalCluster(base, replicas=2)
-    try:
-        cluster.up()
-    except ClusterError as exc:
-        cluster.destroy()
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start the failover topology: {exc}", pytrace=False)
-    try:
+def lab() -> Iterator[Topology]:
+    """Local binaries or containers, as SWITCHYARD_TOPOLOGY chooses for the whole run."""
+    with started_topology("switchyard-failover-") as cluster:
         env = {**os.environ, **cluster.env(MODE)}
         migrate = [sys.executable, "-m", "service.cli", "migrate"]
         subprocess.run(migrate, env=env, check=True, capture_output=True, timeout=120)
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture(scope="package")
-def lab_settings(lab: LocalCluster) -> Settings:
+def lab_settings(lab: Topology) -> Settings:
     return load_settings(lab.env(MODE))
 
 
@@ -53,7 +41,7 @@ async def lab_client(lab_settings: Settings) -> AsyncIterator[AsyncTestClient[Li
 
 
 @pytest.fixture(autouse=True)
-def healed(lab: LocalCluster) -> Iterator[None]:
+def healed(lab: Topology) -> Iterator[None]:
     """Every test leaves every node running, thawed and without apply delay."""
     yield
     for name, state in lab.status().items():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from service.cluster import LocalCluster
+from service.cluster import Topology
 from tests.integration.helpers import Client, unique_email, wait_until_replicated
 
 
 async def test_primary_down_writes_fail_fast_reads_continue_then_writes_recover(
-    lab: LocalCluster, lab_client: Client
+    lab: Topology, lab_client: Client
 ) -> None:
     email = unique_email("primary").lower()
     assert (await lab_client.put(f"/customers/{email}", json={"name": "P"})).status_code == 201
@@ -41,7 +41,7 @@ async def test_primary_down_writes_fail_fast_reads_continue_then_writes_recover(
 
 
 async def test_wal_lost_with_the_primary_does_not_make_replicas_lag_forever(
-    lab: LocalCluster, lab_client: Client
+    lab: Topology, lab_client: Client
 ) -> None:
     """A replica that never received the primary's last WAL is judged by what it received:
     measured against the dead primary's last position it would lag more every second."""

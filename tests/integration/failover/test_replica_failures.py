@@ -9,7 +9,7 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.cluster import LocalCluster
+from service.cluster import Topology
 from service.settings import Settings
 from tests.integration.failover.load import ReadLoad
 from tests.integration.helpers import Client, unique_email, wait_until_replicated
@@ -27,7 +27,7 @@ async def seeded(client: Client, name: str = "Seed") -> str:
 
 
 async def test_stopped_replica_costs_no_read_and_gets_reads_again_after_restart(
-    lab: LocalCluster, lab_client: Client
+    lab: Topology, lab_client: Client
 ) -> None:
     email = await seeded(lab_client)
     load = ReadLoad(lab_client, f"/customers/{email}")
@@ -57,7 +57,7 @@ async def test_stopped_replica_costs_no_read_and_gets_reads_again_after_restart(
 
 
 async def test_one_replica_down_every_read_goes_to_the_other_and_health_shows_it(
-    lab: LocalCluster, lab_client: Client
+    lab: Topology, lab_client: Client
 ) -> None:
     email = await seeded(lab_client)
     await asyncio.to_thread(lab.stop, "replica-2", "immediate")
@@ -75,9 +75,7 @@ async def test_one_replica_down_every_read_goes_to_the_other_and_health_shows_it
     assert 'switchyard_db_sessions_total{intent="read",node="replica-1"}' in metrics
 
 
-async def test_lag_is_real_and_the_lsn_token_reads_fresh(
-    lab: LocalCluster, lab_client: Client
-) -> None:
+async def test_lag_is_real_and_the_lsn_token_reads_fresh(lab: Topology, lab_client: Client) -> None:
     email = await seeded(lab_client, "Before")
     for replica in ("replica-1", "replica-2"):
         await asyncio.to_thread(lab.set_apply_delay, replica, 2.0)
@@ -101,7 +99,7 @@ async def test_lag_is_real_and_the_lsn_token_reads_fresh(
 
 
 async def test_replica_over_max_lag_gets_no_reads_until_it_catches_up(
-    lab: LocalCluster, lab_settings: Settings
+    lab: Topology, lab_settings: Settings
 ) -> None:
     health = msgspec.structs.replace(lab_settings.health, max_lag_seconds=1.0)
     async with AsyncTestClient(
@@ -125,7 +123,7 @@ async def test_replica_over_max_lag_gets_no_reads_until_it_catches_up(
 
 
 async def test_frozen_replica_stalls_reads_for_about_one_probe_and_fails_none(
-    lab: LocalCluster, lab_client: Client
+    lab: Topology, lab_client: Client
 ) -> None:
     """A hung node keeps its sockets open: only client-side deadlines and the monitor end the
     waits, and the waiting reads are re-run on the other replica."""
@@ -155,7 +153,7 @@ async def test_frozen_replica_stalls_reads_for_about_one_probe_and_fails_none(
 
 
 async def test_sticky_window_reads_the_clients_own_write_without_a_token(
-    lab: LocalCluster, lab_settings: Settings
+    lab: Topology, lab_settings: Settings
 ) -> None:
     database = msgspec.structs.replace(
         lab_settings.database, sticky_window=5.0, sticky_secret="lab-secret-0123456789"
