@@ -15,7 +15,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help bootstrap system-deps patroni venv cluster-up cluster-down migrate run topology-check \
-        test test-unit check fuzz bench mutants clean
+        test test-unit check fuzz bench mutants clean docker-deps docker-up docker-down images \
+        compose-test test-containers
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -74,8 +75,8 @@ topology-check: cluster-up ## `switchyard check` on the local topology: what is 
 	set -a && source $(CLUSTER_DIR)/env$(if $(filter pgbouncer,$(strip $(MODE))),.pgbouncer,) && set +a && \
 	  $(BIN)/switchyard check
 
-test: bootstrap ## the whole suite: unit, then integration in direct and in pgbouncer mode
-	$(BIN)/pytest tests/unit -q
+test: bootstrap ## the whole suite: unit, the wheel install, then integration in direct and in pgbouncer mode
+	$(BIN)/pytest tests/unit tests/packaging -q
 	SWITCHYARD_TEST_MODE=direct $(BIN)/pytest tests/integration -q
 	SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration -q
 
@@ -85,6 +86,28 @@ fuzz: bootstrap ## schemathesis against the service, longer than CI runs it (bot
 
 test-unit: venv ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q
+
+# ---- the container path: a loopback-only engine of our own (images/engine.sh) ----------------
+ENGINE := images/engine.sh
+
+docker-deps: ## install dockerd (docker.io), debootstrap and Compose v2 from Debian's packages when missing
+	images/bootstrap.sh
+
+docker-up: docker-deps ## start the lab's Docker engine; then: eval "$$(images/engine.sh env)"
+	$(ENGINE) start
+
+docker-down: ## stop the lab's Docker engine and revert ip_forward, iptables and bridges
+	$(ENGINE) stop
+
+images: docker-deps ## build the local stand-in images and switchyard:local (cached)
+	$(ENGINE) run images/build.sh
+
+compose-test: docker-deps venv ## images, then compose.yaml up/smoke test/down -v on the lab's engine
+	$(ENGINE) run bash -c 'images/build.sh && $(BIN)/pytest tests/compose -q'
+
+test-containers: docker-deps bootstrap ## the integration suite on testcontainers (through PgBouncer)
+	$(ENGINE) run bash -c 'images/build.sh && SWITCHYARD_TOPOLOGY=containers \
+	  SWITCHYARD_TEST_MODE=pgbouncer $(BIN)/pytest tests/integration -q'
 
 check: venv ## the gates CI runs before the tests: ruff, ruff format --check, mypy --strict
 	$(BIN)/ruff check service tests bench migrations

@@ -169,10 +169,11 @@ class HttpReply:
     body: bytes
 
 
-def http_get(url: str, timeout: float = 5.0) -> HttpReply:
+def http_get(url: str, timeout: float = 5.0, headers: Mapping[str, str] | None = None) -> HttpReply:
     """A GET that returns error statuses instead of raising (4xx/5xx are answers too)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=dict(headers or {}))
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return HttpReply(response.status, dict(response.headers.items()), response.read())
     except urllib.error.HTTPError as exc:
         return HttpReply(exc.code, dict(exc.headers.items()), exc.read())

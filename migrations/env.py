@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 
 from service.api.tables import metadata
 from service.settings import load_settings
+from service.urls import asyncpg_connect_args
 
 config = context.config
 
@@ -29,7 +30,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(_url(), poolclass=NullPool)
+    url, tls_args = asyncpg_connect_args(_url())  # the same TLS as the service's pools
+    engine = create_async_engine(url, poolclass=NullPool, connect_args=tls_args)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

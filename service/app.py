@@ -16,10 +16,11 @@ from service.api.health import HealthController
 from service.api.limits import MAX_BODY_BYTES
 from service.api.orders import OrderController
 from service.api.request import ApiRequest
+from service.auth import AuthPlugin, TokenTable
 from service.check import startup_check
 from service.db.plugin import SwitchyardPlugin
 from service.problems import internal_error, problem_details_plugin
-from service.settings import Settings, load_settings
+from service.settings import AuthSettings, Settings, load_settings
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PrometheusController,
         ],
         plugins=[
+            AuthPlugin(_token_table(settings.auth)),
             SwitchyardPlugin(settings.database, settings.health),
             problem_details_plugin(MAX_BODY_BYTES),
         ],
@@ -48,3 +50,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Outside the router, so HEAD reaches the GET handlers instead of a 405.
     app.asgi_handler = HeadAsGet(app.asgi_handler)
     return app
+
+
+def _token_table(auth: AuthSettings) -> TokenTable | None:
+    """None unless tokens are on: `local` and `off` add nothing to the request path."""
+    if auth.mode != "tokens":
+        return None
+    return TokenTable((t.name, t.sha256, t.scopes) for t in auth.tokens)

@@ -1,8 +1,9 @@
-"""`switchyard run | migrate | cluster ...`: everything deployment scripts and tests drive."""
+"""`switchyard run | migrate | token | cluster ...`: what deployment scripts and tests drive."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -13,12 +14,16 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.api import server_limits
+    from service.auth.binding import refuse_reason
 
     settings = load_settings()  # fail here, with one clear message, before any worker starts
+    host = args.host or settings.server.host
+    if reason := refuse_reason(settings.auth.mode, host):
+        raise SettingsError(reason)
     uvicorn.run(
         "service.app:create_app",
         factory=True,
-        host=args.host or settings.server.host,
+        host=host,
         port=args.port if args.port is not None else settings.server.port,
         workers=args.workers or settings.server.workers,
         log_level="info",
@@ -32,9 +37,37 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    import ssl
+
     from service.migrate import upgrade
 
-    upgrade(load_settings(), args.revision)
+    try:
+        upgrade(load_settings(), args.revision)
+    except ssl.SSLCertVerificationError as exc:
+        # One line naming the key, rather than a traceback through asyncio's TLS layer.
+        raise SettingsError(
+            f"database.migration_url: the server's TLS certificate was not accepted "
+            f"({exc.verify_message}); check sslrootcert and the host name"
+        ) from None
+    return 0
+
+
+def _token_new(args: argparse.Namespace) -> int:
+    from service.auth import SCOPES, new_token, token_digest
+
+    given = {s.strip() for s in args.scopes.split(",") if s.strip()}
+    if not given or not given <= set(SCOPES):
+        bad = sorted(given - set(SCOPES)) or "none"
+        raise SettingsError(f"--scopes: choose among {', '.join(SCOPES)} (got {bad})")
+    scopes = [s for s in SCOPES if s in given]
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,100}", args.name):
+        raise SettingsError("--name: letters, digits and _ . @ - only (it is pasted into TOML)")
+    token = new_token()
+    quoted = ", ".join(f'"{s}"' for s in scopes)
+    print(f"token (shown once, store it now; only its digest goes into the config):\n{token}\n")
+    print("# paste into the config file:")
+    print(f'[[auth.tokens]]\nname = "{args.name}"\nsha256 = "{token_digest(token)}"')
+    print(f"scopes = [{quoted}]")
     return 0
 
 
@@ -71,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply migrations over the direct primary URL")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=_migrate)
+
+    token = commands.add_parser("token", help="mint API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    new = token.add_parser("new", help="print a new token once, and the TOML for its digest")
+    new.add_argument("--scopes", required=True, help="comma-separated: read,write,analytics,admin")
+    new.add_argument("--name", default="client", help="shown in the config (and safe to log)")
+    new.set_defaults(func=_token_new)
 
     check = commands.add_parser(
         "check",

@@ -9,7 +9,7 @@ ones), so the rest of the service reads one fully-resolved value per node.
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -18,9 +18,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from service.urls import InvalidURLError, normalise_url, redact_url
+from service.envfiles import SecretFileError, process_environment, resolve_secret_files
+from service.urls import InvalidURLError, asyncpg_connect_args, normalise_url, redact_url
 
 Mode = Literal["direct", "pgbouncer"]
+AuthMode = Literal["local", "tokens", "off"]
+# The same four as service.auth.scopes.SCOPES (a unit test holds them equal); not imported,
+# so that loading settings pulls in no web framework.
+ScopeName = Literal["read", "write", "analytics", "admin"]
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 NodeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]+$", max_length=63)]
 
@@ -35,7 +40,7 @@ class SettingsError(ValueError):
 def _shown(name: str, value: object) -> str:
     if name.endswith("url") and isinstance(value, str) and value:
         return redact_url(value)
-    if name.endswith("secret") and value:
+    if (name.endswith("secret") or name == "sha256") and value:
         return "'***'"
     return repr(value)
 
@@ -93,6 +98,8 @@ class DatabaseSettings(_Base, frozen=True):
     # it without sending X-DB-Min-LSN; 0 turns the window off. Needs sticky_secret.
     sticky_window: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     sticky_secret: str = ""
+    # Mark the cookie `Secure` always (behind a proxy that ends TLS); over HTTPS it is anyway.
+    sticky_secure: bool = False
     fallback: Literal["primary", "error"] = "primary"
     load_balancing: Literal["round_robin", "least_connections"] = "round_robin"
 
@@ -123,20 +130,42 @@ class ServerSettings(_Base, frozen=True):
     startup_check: bool = True
 
 
+class TokenSettings(_Base, frozen=True):
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.@-]+$", max_length=100)]
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}$")]  # never the token itself
+    scopes: Annotated[tuple[ScopeName, ...], msgspec.Meta(min_length=1)]
+
+
+class AuthSettings(_Base, frozen=True):
+    # local: no tokens, loopback only; tokens: bearer tokens; off: no tokens anywhere (behind
+    # a gateway that authenticates).
+    mode: AuthMode = "local"
+    tokens: tuple[TokenSettings, ...] = ()
+
+
 class Settings(_Base, frozen=True):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     health: HealthSettings = HealthSettings()
+    auth: AuthSettings = AuthSettings()
 
 
 def load_settings(
     environ: Mapping[str, str] | None = None, path: Path | str | None = None
 ) -> Settings:
-    """Build the settings from an optional TOML file and the environment."""
-    env = os.environ if environ is None else environ
+    """Build the settings from an optional TOML file and the environment.
+
+    With no `environ`, the process environment over `./.env`; either way `<NAME>_FILE`
+    variables are read into `<NAME>`.
+    """
+    try:
+        env = resolve_secret_files(process_environment() if environ is None else environ)
+    except SecretFileError as exc:
+        raise SettingsError(str(exc)) from None
     config_path = path or env.get("SWITCHYARD_CONFIG")
     raw: dict[str, Any] = _read_toml(Path(config_path)) if config_path else {}
     _apply_generic_overrides(raw, env)
+    _decode_token_list(raw)
     _apply_database_overrides(raw, env)
     _resolve_nodes(raw)
     try:
@@ -169,6 +198,21 @@ def _apply_generic_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> Non
                 key = ".".join([*parents, leaf])
                 raise SettingsError(f"{name}: {key} does not name a setting (not a table)")
         table[leaf] = value
+
+
+def _decode_token_list(raw: dict[str, Any]) -> None:
+    """`SWITCHYARD_AUTH__TOKENS` (or its `_FILE`) holds the `[[auth.tokens]]` list as JSON."""
+    auth = raw.get("auth")
+    if not isinstance(auth, dict) or not isinstance(auth.get("tokens"), str):
+        return
+    try:
+        auth["tokens"] = json.loads(auth["tokens"])
+    except ValueError:
+        # The text may hold a digest: say where it is wrong, not what it says.
+        raise SettingsError(
+            "SWITCHYARD_AUTH__TOKENS: not valid JSON (expected a list of "
+            '{"name": ..., "sha256": ..., "scopes": [...]})'
+        ) from None
 
 
 def _apply_database_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
@@ -244,12 +288,29 @@ def _check(settings: Settings) -> Settings:
             "database.migration_url (DATABASE_MIGRATION_URL) is required in pgbouncer mode: "
             "migrations must reach the primary directly, not through PgBouncer"
         )
+    _check_auth(settings.auth)
     return settings
+
+
+def _check_auth(auth: AuthSettings) -> None:
+    if auth.mode == "tokens" and not auth.tokens:
+        raise SettingsError(
+            "auth.tokens: auth.mode is 'tokens' but no token is configured; mint one with "
+            "`switchyard token new --scopes read`"
+        )
+    names = [token.name for token in auth.tokens]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"auth.tokens: token names must be unique, got {names}")
+    digests = [token.sha256.lower() for token in auth.tokens]
+    if len(set(digests)) != len(digests):
+        raise SettingsError("auth.tokens: two tokens have the same sha256")
 
 
 def _normalised(key: str, url: str) -> str:
     try:
-        return normalise_url(url)
+        normalised = normalise_url(url)
+        asyncpg_connect_args(normalised)  # a bad sslmode or CA file fails here, named
+        return normalised
     except InvalidURLError as exc:
         raise SettingsError(f"{key}: {exc} (got {redact_url(url)})") from None
 

@@ -18,7 +18,7 @@ from service.check.facts import NodeFacts, Slot
 from service.db.deadline import Deadline
 from service.db.probe import asyncpg_dsn
 from service.settings import NodeSettings
-from service.urls import parse_url
+from service.urls import asyncpg_connect_args, parse_url
 
 T = TypeVar("T")
 
@@ -44,7 +44,10 @@ class _Conn:
 
 async def _connect(dsn: str, node: NodeSettings, timeout: float) -> _Conn:
     # The statement cache off: named statements would break behind transaction pooling.
-    raw = await asyncpg.connect(dsn, timeout=node.pool.connect_timeout, statement_cache_size=0)
+    _, tls_args = asyncpg_connect_args(node.url)  # the same TLS as the service's pools
+    raw = await asyncpg.connect(
+        dsn, timeout=node.pool.connect_timeout, statement_cache_size=0, **tls_args
+    )
     return _Conn(raw, timeout)
 
 
@@ -68,7 +71,7 @@ async def collect(
         "address": address,
         "dialled_port": port,
     }
-    dsn = asyncpg_dsn(node.url)
+    dsn = asyncpg_dsn(asyncpg_connect_args(node.url)[0])  # TLS arguments go separately
     try:
         conn = await _connect(dsn, node, timeout)
     except Exception as exc:  # TimeoutError included

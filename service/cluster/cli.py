@@ -46,6 +46,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--replicas", type=int, default=None, help="streaming replicas (default: as before, or 2)"
     )
     up.add_argument(
+        "--tls",
+        action="store_true",
+        help="a local CA, a certificate per node, ssl on every node and PgBouncer, "
+        "and sslmode=verify-full URLs (only when the cluster is created)",
+    )
+    up.add_argument(
         "--ha",
         choices=["none", "patroni"],
         default=None,
@@ -103,6 +109,10 @@ def _run(args: argparse.Namespace, handler: Handler) -> int:
         existing = sum(1 for n in cluster.nodes if n.role == "replica")
         wanted = getattr(args, "replicas", None)
         cluster.replicas = wanted if wanted is not None else (existing or 2)
+        if getattr(args, "tls", False):
+            if not isinstance(cluster, LocalCluster):
+                raise ClusterError("--tls is for the plain lab only (not yet with --ha patroni)")
+            cluster.tls = True
         return handler(args, cluster)
     except ClusterError as exc:
         print(f"switchyard cluster: {exc}", file=sys.stderr)
@@ -132,7 +142,10 @@ def _print_nodes(cluster: Lab) -> None:
 def _up(args: argparse.Namespace, cluster: Lab) -> int:
     wanted = 1 + cluster.replicas + (1 if isinstance(cluster, PatroniCluster) else 0)
     before = cluster.status()
-    if len(before) > wanted and set(before.values()) == {"running"}:
+    tls_as_asked = not isinstance(cluster, LocalCluster) or (
+        cluster.tls is None or cluster.tls_ca is not None
+    )
+    if len(before) > wanted and set(before.values()) == {"running"} and tls_as_asked:
         print(f"cluster in {cluster.base_dir} is already running")
     else:
         started = time.perf_counter()

@@ -16,7 +16,12 @@ APP_DB = "switchyard"
 ADMIN_USER = "postgres"
 
 
-def node_conf(port: int, socket_dir: Path, replica: bool) -> str:
+# With `cluster up --tls`: where each node's files are (relative to its data directory).
+SERVER_CERT = "server.crt"
+SERVER_KEY = "server.key"
+
+
+def node_conf(port: int, socket_dir: Path, replica: bool, tls: bool = False) -> str:
     lines = [
         "# Written by `switchyard cluster`; rewritten on every `up`.",
         "listen_addresses = '127.0.0.1'",
@@ -43,6 +48,10 @@ def node_conf(port: int, socket_dir: Path, replica: bool) -> str:
     ]
     if replica:
         lines.append("hot_standby_feedback = on")
+    if tls:
+        # pg_hba keeps `host` lines (TLS or not) so a test can show a plain connection is
+        # visible as such in pg_stat_ssl; the service's URLs demand verify-full.
+        lines += ["ssl = on", f"ssl_cert_file = '{SERVER_CERT}'", f"ssl_key_file = '{SERVER_KEY}'"]
     return "\n".join(lines) + "\n"
 
 
@@ -81,7 +90,9 @@ def pgbouncer_ini(
     auth_file: Path,
     logfile: Path,
     pidfile: Path,
+    tls: tuple[Path, Path, Path] | None = None,
 ) -> str:
+    """`tls`: (CA, certificate, key) for TLS on both sides of PgBouncer."""
     databases = [
         f"{name} = host=127.0.0.1 port={port} dbname={APP_DB}" for name, port in node_ports.items()
     ]
@@ -97,6 +108,16 @@ def pgbouncer_ini(
         f"logfile = {logfile}",
         f"pidfile = {pidfile}",
     ]
+    if tls is not None:
+        ca, cert, key = tls
+        settings += [
+            # Clients must encrypt; towards the nodes PgBouncer checks their certificates.
+            "client_tls_sslmode = require",
+            f"client_tls_cert_file = {cert}",
+            f"client_tls_key_file = {key}",
+            "server_tls_sslmode = verify-full",
+            f"server_tls_ca_file = {ca}",
+        ]
     return (
         "; Written by `switchyard cluster`; rewritten on every `up`.\n"
         "[databases]\n" + "\n".join(databases) + "\n\n[pgbouncer]\n" + "\n".join(settings) + "\n"
@@ -107,8 +128,10 @@ def pgbouncer_userlist() -> str:
     return "".join(f'"{user}" ""\n' for user in (APP_USER, ADMIN_USER))
 
 
-def node_url(port: int, database: str) -> str:
-    return f"postgresql://{APP_USER}@127.0.0.1:{port}/{database}"
+def node_url(port: int, database: str, ca: Path | None = None) -> str:
+    """`ca`: the lab's CA when it runs TLS; the URL then verifies the server fully."""
+    url = f"postgresql://{APP_USER}@127.0.0.1:{port}/{database}"
+    return url if ca is None else f"{url}?sslmode=verify-full&sslrootcert={ca}"
 
 
 def service_env(
@@ -117,6 +140,7 @@ def service_env(
     replica_ports: dict[str, int],
     pgbouncer_port: int,
     mode: str,
+    ca: Path | None = None,
 ) -> dict[str, str]:
     """The service's DATABASE_* variables for a topology, in either mode.
 
@@ -127,14 +151,16 @@ def service_env(
         raise ValueError(f"unknown mode {mode!r}; use 'direct' or 'pgbouncer'")
 
     def url(name: str, port: int) -> str:
-        return node_url(port, APP_DB) if mode == "direct" else node_url(pgbouncer_port, name)
+        if mode == "direct":
+            return node_url(port, APP_DB, ca)
+        return node_url(pgbouncer_port, name, ca)
 
     return {
         "DATABASE_URL": url("primary", primary_port),
         "DATABASE_REPLICA_URLS": ",".join(
             f"{name}={url(name, replica_ports[name])}" for name in replicas
         ),
-        "DATABASE_MIGRATION_URL": node_url(primary_port, APP_DB),
+        "DATABASE_MIGRATION_URL": node_url(primary_port, APP_DB, ca),
         "DATABASE_MODE": mode,
     }
 

@@ -2,8 +2,9 @@
 
 Everything lives under one base directory: a data dir per node, `run/` for unix sockets,
 `log/` for server logs, `pgbouncer/` for its ini, logfile and pidfile, `state.json` for the
-names and ports, and `env` / `env.pgbouncer` for shells. Nothing here remembers pids: they
-are read from pidfiles, so separate CLI invocations see the truth.
+names and ports, `env` / `env.pgbouncer` for shells, and with TLS `tls/` for the lab's CA.
+Nothing here remembers pids: they are read from pidfiles, so separate CLI invocations see
+the truth.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from service.cluster import config, pgbouncer, postgres, roles
+from service.cluster import config, pgbouncer, postgres, roles, tls
 from service.cluster.errors import ClusterError
 from service.cluster.node_sql import NodeSql
 from service.cluster.proc import (
@@ -38,17 +39,20 @@ STREAMING_TIMEOUT = 20.0
 
 
 class LocalCluster(NodeSql, ServiceUrls):
-    def __init__(self, base_dir: Path, replicas: int = 2) -> None:
+    def __init__(self, base_dir: Path, replicas: int = 2, tls: bool | None = None) -> None:
         if replicas < 0:
             raise ClusterError("replicas must be 0 or more")
         self.base_dir = Path(base_dir).absolute()
         self.replicas = replicas  # used by up() only; an existing cluster keeps its nodes
+        # Used by up() only: None keeps what the cluster was created with (a new one: off).
+        self.tls = tls
         self._state_file = self.base_dir / "state.json"
         self._state = load_state(self._state_file) or ClusterState()
         self._socket_dir = self.base_dir / "run"
         self._log_dir = self.base_dir / "log"
         self._pgb_dir = self.base_dir / "pgbouncer"
         self._pgb_pidfile = self._pgb_dir / "pgbouncer.pid"
+        self._tls_dir = self.base_dir / "tls"
         self._clone_lock = threading.Lock()
 
     # ---- what exists ---------------------------------------------------------------
@@ -59,6 +63,10 @@ class LocalCluster(NodeSql, ServiceUrls):
     @property
     def pgbouncer_port(self) -> int:
         return self._state.pgbouncer_port
+
+    @property
+    def tls_ca(self) -> Path | None:
+        return self._tls_dir / tls.CA_CERT if self._state.tls else None
 
     def exists(self) -> bool:
         return bool(self._state.nodes)
@@ -80,12 +88,24 @@ class LocalCluster(NodeSql, ServiceUrls):
             self._up_locked()
 
     def _up_locked(self) -> None:
-        if plan_nodes(self._state, self.replicas):
-            save_state(self._state_file, self._state)
+        changed = plan_nodes(self._state, self.replicas)
         primary = self._state.nodes[0]
         primary_dir = self.base_dir / primary.name
+        if self.tls is not None and self.tls != self._state.tls:
+            if postgres.is_initialized(primary_dir):
+                raise ClusterError(
+                    f"the cluster in {self.base_dir} was created "
+                    f"{'with' if self._state.tls else 'without'} TLS; "
+                    "`switchyard cluster down --destroy` first to change that"
+                )
+            self._state.tls, changed = self.tls, True
+        if changed:
+            save_state(self._state_file, self._state)
         if not postgres.is_initialized(primary_dir):
-            postgres.initdb(primary_dir, self._socket_dir, primary.port, self.base_dir)
+            postgres.initdb(
+                primary_dir, self._socket_dir, primary.port, self.base_dir, self._state.tls
+            )
+            self._issue_cert(primary.name, primary_dir)
             # Replicas cloned from an earlier primary cannot follow this new one.
             for node in self._state.nodes[1:]:
                 self.stop(node.name, "immediate")
@@ -226,7 +246,10 @@ class LocalCluster(NodeSql, ServiceUrls):
         self.stop(name, "fast")
         postgres.rewind(name, node.data_dir, source.port, self.base_dir)
         # pg_rewind copied the source's own config files: this node's port and role come back.
-        postgres.write_node_conf(node.data_dir, node.port, self._socket_dir, replica=True)
+        postgres.write_node_conf(
+            node.data_dir, node.port, self._socket_dir, replica=True, tls=self._state.tls
+        )
+        self._issue_cert(name, node.data_dir)  # it copied the source's certificate too
         postgres.make_standby(node.data_dir, roles.primary_conninfo(source.port, name))
         self._start_pg(name)
         self.wait_streaming(name, upstream)
@@ -304,14 +327,37 @@ class LocalCluster(NodeSql, ServiceUrls):
             # been removed", seen here). Starting the clones still overlaps.
             with self._clone_lock:
                 postgres.basebackup(
-                    data_dir, node.name, primary_port, node.port, self._socket_dir, self.base_dir
+                    data_dir,
+                    node.name,
+                    primary_port,
+                    node.port,
+                    self._socket_dir,
+                    self.base_dir,
+                    self._state.tls,
                 )
+            self._issue_cert(node.name, data_dir)  # the clone holds the primary's
         self._start_pg(node.name)
+
+    def _issue_cert(self, name: str, folder: Path) -> None:
+        """A certificate of its own for a node (or PgBouncer), signed by the lab's CA."""
+        if not self._state.tls:
+            return
+        make_server_dir(self._tls_dir)  # PgBouncer, running as the server user, reads the CA
+        ca = tls.load_or_create_authority(self._tls_dir)
+        tls.write_server_pair(ca, name, folder / config.SERVER_CERT, folder / config.SERVER_KEY)
+
+    def _pgbouncer_tls(self) -> tuple[Path, Path, Path] | None:
+        if self.tls_ca is None:
+            return None
+        cert, key = self._pgb_dir / config.SERVER_CERT, self._pgb_dir / config.SERVER_KEY
+        if not (cert.is_file() and key.is_file()):
+            self._issue_cert(PGBOUNCER, self._pgb_dir)
+        return self.tls_ca, cert, key
 
     def _up_pgbouncer(self) -> None:
         ports = {n.name: n.port for n in self._state.nodes}
         if pgbouncer.write_config(
-            self._pgb_dir, self.pgbouncer_port, ports, self._socket_dir
+            self._pgb_dir, self.pgbouncer_port, ports, self._socket_dir, self._pgbouncer_tls()
         ):  # e.g. a replica was added: the running daemon has the old database list
             pgbouncer.stop(self._pgb_pidfile, "fast")
         self._start_pgbouncer()

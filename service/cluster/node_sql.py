@@ -17,6 +17,18 @@ from service.cluster.roles import NodeFacts
 RELOAD_SETTLE_S = 0.05
 
 
+def apply_delay_sql(seconds: float) -> list[str]:
+    """The statements (each outside a transaction) that set a replica's apply delay; 0 ends it.
+    Every topology's set_apply_delay runs them, over psql here or inside a container."""
+    if seconds < 0:
+        raise ClusterError("an apply delay cannot be negative")
+    if seconds == 0:
+        change = "ALTER SYSTEM RESET recovery_min_apply_delay"
+    else:
+        change = f"ALTER SYSTEM SET recovery_min_apply_delay = '{round(seconds * 1000)}ms'"
+    return [change, "SELECT pg_reload_conf()"]
+
+
 class NodeSql:
     """Mixin for a topology with `nodes`, `status()` and `_node()` whose nodes run locally."""
 
@@ -61,16 +73,11 @@ class NodeSql:
         return self._node(name).port
 
     def set_apply_delay(self, name: str, seconds: float) -> None:
-        if seconds < 0:
-            raise ClusterError("an apply delay cannot be negative")
+        statements = apply_delay_sql(seconds)
         # Ending a delay is harmless anywhere: a node promoted since it was set keeps the
         # setting in its auto.conf, and cleaning up after a test must not fail on it.
         port = self._node(name).port if seconds == 0 else self._standby_port(name)
-        if seconds == 0:
-            change = "ALTER SYSTEM RESET recovery_min_apply_delay"
-        else:
-            change = f"ALTER SYSTEM SET recovery_min_apply_delay = '{round(seconds * 1000)}ms'"
-        postgres.psql(port, [change, "SELECT pg_reload_conf()"])
+        postgres.psql(port, statements)
         time.sleep(RELOAD_SETTLE_S)
 
     def pause_replay(self, name: str) -> None:

@@ -24,7 +24,11 @@ def daemon_pid(pidfile: Path) -> int | None:
 
 
 def write_config(
-    folder: Path, listen_port: int, node_ports: dict[str, int], socket_dir: Path
+    folder: Path,
+    listen_port: int,
+    node_ports: dict[str, int],
+    socket_dir: Path,
+    tls: tuple[Path, Path, Path] | None = None,
 ) -> bool:
     """Write pgbouncer.ini and userlist.txt into `folder`; True if the ini changed."""
     ini = folder / "pgbouncer.ini"
@@ -35,6 +39,7 @@ def write_config(
         folder / "userlist.txt",
         folder / "pgbouncer.log",
         folder / "pgbouncer.pid",
+        tls,
     )
     changed = not ini.is_file() or ini.read_text() != text
     write_server_file(ini, text)

@@ -46,7 +46,7 @@ def postmaster_pid(data_dir: Path) -> int | None:
     return pid if proc_name(pid) in ("postgres", "postmaster") else None
 
 
-def initdb(data_dir: Path, socket_dir: Path, port: int, cwd: Path) -> None:
+def initdb(data_dir: Path, socket_dir: Path, port: int, cwd: Path, tls: bool = False) -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     make_server_dir(data_dir, 0o700)
     run_as_server(
@@ -64,18 +64,26 @@ def initdb(data_dir: Path, socket_dir: Path, port: int, cwd: Path) -> None:
         timeout=60,
     )  # fmt: skip
     write_server_file(data_dir / "pg_hba.conf", config.pg_hba())
-    write_node_conf(data_dir, port, socket_dir, replica=False)
+    write_node_conf(data_dir, port, socket_dir, replica=False, tls=tls)
     # Appended last: is_initialized() treats its presence as "initdb finished".
     with (data_dir / "postgresql.conf").open("a") as conf:
         conf.write("\n" + config.INCLUDE_LINE)
 
 
-def write_node_conf(data_dir: Path, port: int, socket_dir: Path, replica: bool) -> None:
-    write_server_file(data_dir / config.NODE_CONF, config.node_conf(port, socket_dir, replica))
+def write_node_conf(
+    data_dir: Path, port: int, socket_dir: Path, replica: bool, tls: bool = False
+) -> None:
+    write_server_file(data_dir / config.NODE_CONF, config.node_conf(port, socket_dir, replica, tls))
 
 
 def basebackup(
-    data_dir: Path, name: str, primary_port: int, port: int, socket_dir: Path, cwd: Path
+    data_dir: Path,
+    name: str,
+    primary_port: int,
+    port: int,
+    socket_dir: Path,
+    cwd: Path,
+    tls: bool = False,
 ) -> None:
     """Clone the primary into a streaming hot standby named `name`."""
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -98,7 +106,7 @@ def basebackup(
             cwd=cwd,
             timeout=120,
         )  # fmt: skip
-        write_node_conf(data_dir, port, socket_dir, replica=True)
+        write_node_conf(data_dir, port, socket_dir, replica=True, tls=tls)
     except ClusterError:
         # A partial clone must not look reusable to the next `up`.
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -3,6 +3,8 @@ how the service reaches it (URLs and DATABASE_* variables)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from service.cluster import config
 from service.cluster.errors import ClusterError
 from service.cluster.protocol import NodeInfo
@@ -22,6 +24,11 @@ class ServiceUrls:
     def _node(self, name: str) -> NodeInfo:
         raise NotImplementedError
 
+    @property
+    def tls_ca(self) -> Path | None:
+        """The CA that signed the nodes' certificates when the topology runs TLS."""
+        return None
+
     def _replica(self, name: str) -> NodeInfo:
         node = self._node(name)
         if node.role != "replica":
@@ -29,10 +36,10 @@ class ServiceUrls:
         return node
 
     def direct_url(self, name: str) -> str:
-        return config.node_url(self._node(name).port, config.APP_DB)
+        return config.node_url(self._node(name).port, config.APP_DB, self.tls_ca)
 
     def pgbouncer_url(self, name: str) -> str:
-        return config.node_url(self.pgbouncer_port, self._node(name).name)
+        return config.node_url(self.pgbouncer_port, self._node(name).name, self.tls_ca)
 
     def env(self, mode: str = "direct") -> dict[str, str]:
         """DATABASE_URL, DATABASE_REPLICA_URLS, DATABASE_MIGRATION_URL, DATABASE_MODE."""
@@ -40,7 +47,7 @@ class ServiceUrls:
         replicas = [n.name for n in self.nodes if n.role == "replica"]
         try:
             return config.service_env(
-                replicas, ports[self.nodes[0].name], ports, self.pgbouncer_port, mode
+                replicas, ports[self.nodes[0].name], ports, self.pgbouncer_port, mode, self.tls_ca
             )
         except ValueError as exc:
             raise ClusterError(str(exc)) from None

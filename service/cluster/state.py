@@ -28,6 +28,7 @@ class NodeRecord:
 class ClusterState:
     nodes: list[NodeRecord] = field(default_factory=list)
     pgbouncer_port: int = 0
+    tls: bool = False  # decided when the cluster is created (`up --tls`)
 
     def node(self, name: str) -> NodeRecord | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -38,6 +39,7 @@ class ClusterState:
                 "version": STATE_VERSION,
                 "nodes": [{"name": n.name, "role": n.role, "port": n.port} for n in self.nodes],
                 "pgbouncer_port": self.pgbouncer_port,
+                "tls": self.tls,
             },
             indent=2,
         )
@@ -54,7 +56,11 @@ def load_state(path: Path) -> ClusterState | None:
         raise ClusterError(f"{path} has an unknown format; remove the folder to start over")
     try:
         nodes = [NodeRecord(str(n["name"]), str(n["role"]), int(n["port"])) for n in raw["nodes"]]
-        return ClusterState(nodes=nodes, pgbouncer_port=int(raw["pgbouncer_port"]))
+        return ClusterState(
+            nodes=nodes,
+            pgbouncer_port=int(raw["pgbouncer_port"]),
+            tls=bool(raw.get("tls", False)),  # absent in folders made before TLS existed
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ClusterError(f"{path} is damaged ({exc}); remove the folder to start over") from exc
 

@@ -27,6 +27,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool
 
 from service.db.gate import CheckoutGate
 from service.settings import DatabaseSettings, NodeSettings
+from service.urls import asyncpg_connect_args
 
 Shape = Literal["primary", "replica"]
 # How far under the client-side deadline the server's statement_timeout fires.
@@ -109,7 +110,9 @@ def create_node_engine(node: NodeSettings, shape: Shape, database: DatabaseSetti
             pool_recycle=node.pool.pool_recycle,
             pool_pre_ping=node.pool.pool_pre_ping,
         )
+    url, tls_args = asyncpg_connect_args(node.url)  # the same TLS as the probe's
+    connect_args.update(tls_args)
     engine = create_async_engine(
-        node.url, connect_args=connect_args, hide_parameters=True, **engine_args
+        url, connect_args=connect_args, hide_parameters=True, **engine_args
     )
     return NodeEngine(node, engine, shape, startup_read_only)

@@ -43,6 +43,11 @@ class NodeHealth:
     # connections before it has replayed that far again, and must not serve until it has.
     high_water_lsn: int | None = None
     catching_up: bool = False
+    # Set when the node failed or restarted unseen: the first primary position observed by a
+    # probe that began after this moment bounds everything the node served before, so its
+    # high-water mark is raised to it (the monitor's own last view of the node is up to one
+    # probe old, and rows read since could otherwise vanish after a restart).
+    high_water_from_primary_after: float | None = None
     lag_bytes: int | None = None
     lag_seconds: float | None = None
     last_error: str | None = None
@@ -78,6 +83,8 @@ class NodeHealth:
         self.failures += 1
         self.state = state
         self.failed_at = now
+        if self.high_water_from_primary_after is None:
+            self.high_water_from_primary_after = now
         self.banned_until = now + self.back_off(ban_initial, ban_max)
         self.catching_up = True
         return not was_failed
@@ -125,6 +132,8 @@ class NodeHealth:
         if not self.high_water_before_outage_reached():
             # Its replay position went backwards: it restarted between two probes, unseen.
             self.catching_up = True
+            if self.high_water_from_primary_after is None and self.observed_at is not None:
+                self.high_water_from_primary_after = self.observed_at
         if self.catching_up and self.lsn is not None and self.high_water_before_outage_reached():
             self.catching_up = False
         if self.catching_up:
@@ -139,6 +148,17 @@ class NodeHealth:
         self.lag_bytes = self.lag_seconds = None
         self.catching_up = False
         self.state = NodeState.UP
+
+    def raise_high_water(self, primary_lsn: int, primary_probe_started: float) -> None:
+        """Take the primary's position as the catch-up target once it comes from a probe
+        that began after this node's failure (or unseen restart)."""
+        since = self.high_water_from_primary_after
+        if since is None or primary_probe_started <= since:
+            return
+        self.high_water_from_primary_after = None
+        if self.high_water_lsn is None or primary_lsn > self.high_water_lsn:
+            self.high_water_lsn = primary_lsn
+        self.catching_up = True
 
     def high_water_before_outage_reached(self) -> bool:
         return self.high_water_lsn is None or (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import deque
 from collections.abc import Sequence
 
@@ -77,7 +78,9 @@ class HealthMonitor:
                     self._probe_failed(node, outcome, started)
             except Exception:
                 log.exception("node %s: handling its probe failed", node.name)
-        self._apply(elect(self._observations(), self._memory, self.configured_primary.name), now)
+        self._apply(
+            elect(self._observations(), self._memory, self.configured_primary.name), started, now
+        )
         for node in self.nodes:
             health = node.health
             metrics.set_node_gauges(
@@ -132,7 +135,7 @@ class HealthMonitor:
             if not node.health.failed and node.health.in_recovery is not None
         ]
 
-    def _apply(self, election: Election, now: float) -> None:
+    def _apply(self, election: Election, started: float, now: float) -> None:
         self._memory = election.memory
         by_name = {node.name: node for node in self.nodes}
         for name, reason in election.foreign.items():
@@ -141,6 +144,13 @@ class HealthMonitor:
             self._exclude(by_name[name], NodeState.FENCED, reason)
         self._follow(by_name.get(election.primary or ""), election.no_primary_reason)
         primary = self.primary
+        # Whether this round's probe of the primary answered (it began at `started`).
+        primary_observed = (
+            primary is not None
+            and not primary.health.failed
+            and primary.health.observed_at is not None
+            and primary.health.observed_at >= started
+        )
         if primary is not None and not primary.health.failed and election.primary:
             primary.health.judge_primary()
             if primary.health.lsn is not None:
@@ -157,6 +167,8 @@ class HealthMonitor:
                 health.exclude(NodeState.FENCED, election.no_primary_reason or "writable")
                 continue
             lag_bytes, lag_seconds = self._lag(node, now)
+            if primary_observed and primary is not None and primary.health.lsn is not None:
+                health.raise_high_water(primary.health.lsn, started)
             settings = self.settings
             health.judge_replica(
                 lag_bytes, lag_seconds, settings.max_lag_bytes, settings.max_lag_seconds
@@ -231,4 +243,7 @@ def _describe(exc: BaseException) -> str:
     """A short reason without the URL (which could carry a password)."""
     if isinstance(exc, TimeoutError):
         return "no answer in time"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # A wrong CA or host name is a configuration fault: name it, not just its type.
+        return f"TLS certificate not accepted: {exc.verify_message}"
     return type(exc).__name__

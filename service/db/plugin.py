@@ -135,7 +135,8 @@ class SwitchyardPlugin(InitPluginProtocol):
                 newest = parse_lsn(record.lsn)
                 if record.sticky_lsn is not None and record.sticky_lsn > newest:
                     newest = record.sticky_lsn
-                headers.add("Set-Cookie", self._sticky.cookie(format_lsn(newest)))
+                secure = self.database.sticky_secure or scope.get("scheme") == "https"
+                headers.add("Set-Cookie", self._sticky.cookie(format_lsn(newest), secure=secure))
 
 
 def _render_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[Any]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from service.db.deadline import Deadline
-from service.urls import parse_url
+from service.urls import asyncpg_connect_args, parse_url
 
 # The timeline: on a primary, from the name of its current WAL file, which names the new
 # timeline at once after a promotion (pg_control_checkpoint() lags up to a checkpoint); on a
@@ -42,8 +42,11 @@ def asyncpg_dsn(url: str) -> str:
 
 async def probe(url: str, timeout: float) -> ProbeResult:
     """Raises on any failure (refused, hung past `timeout`, not accepting connections)."""
+    url, tls_args = asyncpg_connect_args(url)  # the same TLS as the pool's
     async with asyncio.timeout(timeout):
-        conn = await asyncpg.connect(asyncpg_dsn(url), timeout=timeout, statement_cache_size=0)
+        conn = await asyncpg.connect(
+            asyncpg_dsn(url), timeout=timeout, statement_cache_size=0, **tls_args
+        )
     # The socket is aborted at the deadline rather than the task cancelled: a cancelled
     # asyncpg query leaves a cancel request waiting on a frozen server.
     deadline = Deadline(conn, timeout)

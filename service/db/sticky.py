@@ -26,14 +26,15 @@ class StickyWindow:
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def cookie(self, lsn: str, now: float | None = None) -> str:
-        """The Set-Cookie header value for a write that committed at `lsn`."""
+    def cookie(self, lsn: str, now: float | None = None, secure: bool = False) -> str:
+        """The Set-Cookie header value for a write that committed at `lsn`; `secure` when
+        the request came over HTTPS, so the browser never sends it back in clear."""
         expires = int((now or time.time()) + self.seconds)
         payload = f"{lsn}~{expires}"
         max_age = max(1, round(self.seconds))
         return (
             f"{COOKIE}={payload}~{self._sign(payload)}; Max-Age={max_age}; Path=/; "
-            "HttpOnly; SameSite=Lax"
+            "HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
         )
 
     def lsn(self, value: str | None, now: float | None = None) -> str | None:

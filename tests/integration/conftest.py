@@ -20,26 +20,66 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.cluster import Topology
 from service.settings import Settings, load_settings
-from tests.fixtures.topology import cluster, migrate_or_fail  # noqa: F401  (session topology)
+from tests.fixtures.topology import (  # noqa: F401  (the session-wide topology)
+    TOPOLOGY_ENV,
+    cluster,
+    migrate_or_fail,
+)
 from tests.integration.probes import ProbeController
 
 MODE = os.environ.get("SWITCHYARD_TEST_MODE", "direct")
+
+
+# Tests that build labs of their own from local binaries whatever SWITCHYARD_TOPOLOGY says,
+# and why; they are marked local_only and a containers run lists them at its end.
+LOCAL_ONLY = {
+    "tests/integration/isolated/": "a fresh lab per test (about 1 s from local binaries, about "
+    "20 s in containers), promoted and re-pointed at 127.0.0.1:<host port>, which inside a "
+    "container names no server; pg_rewind on its data dirs",
+    "tests/integration/check/": "changes a local lab's files on disk (TLS material, PgBouncer's "
+    "ini) and restarts its servers; the container lab has no such files on the host",
+    "tests/integration/ha/": "Patroni and etcd run as local processes; there is no container lab "
+    "of them",
+    "tests/integration/test_cluster_lab_ha.py": "promotion, failover and pg_rewind are verbs of "
+    "the local and Patroni labs only",
+}
+_LOCAL_ONLY: list[tuple[str, str]] = []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        if "tests/integration/" in str(item.path):
+        path = item.path.as_posix()
+        if "tests/integration/" in path:
             item.add_marker(pytest.mark.integration)
-            if MODE != "direct" and item.get_closest_marker("mode_independent"):
-                dropped.append(item)
-                continue
+        for where, reason in LOCAL_ONLY.items():
+            if where in path:
+                item.add_marker(pytest.mark.local_only(reason))
+        if (marker := item.get_closest_marker("local_only")) is not None:
+            _LOCAL_ONLY.append((item.nodeid, str(marker.args[0])))
+        if MODE != "direct" and item.get_closest_marker("mode_independent"):
+            dropped.append(item)
+            continue
         kept.append(item)
     if dropped:
         # Deselected, not skipped: the direct-mode run is where they ran.
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_report_header() -> str:
+    chosen = os.environ.get(TOPOLOGY_ENV, "") or "auto (containers where Docker answers)"
+    return f"topology: {chosen}; mode: {MODE}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A containers run says which tests it ran on local binaries instead, and why."""
+    if os.environ.get(TOPOLOGY_ENV, "").strip().lower() != "containers" or not _LOCAL_ONLY:
+        return
+    terminalreporter.section("ran on the local topology, not in containers")
+    for nodeid, reason in _LOCAL_ONLY:
+        terminalreporter.write_line(f"{nodeid}: {reason}")
 
 
 @pytest.fixture(scope="session")

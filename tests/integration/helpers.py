@@ -77,6 +77,24 @@ async def primary_fetch(cluster: Topology, sql: str, *args: Any) -> list[asyncpg
         await conn.close()
 
 
+# Which server a connection reached, in any topology: containers all listen on 5432 inside,
+# so the port alone names no node there; a postmaster's start time is its own.
+SERVER_IDENTITY_SQL = "SELECT inet_server_port()::text || ' ' || pg_postmaster_start_time()::text"
+
+
+async def server_identities(cluster: Topology) -> dict[str, str]:
+    """Node name -> the identity of the server its direct URL reaches."""
+    identities = {}
+    for node in cluster.nodes:
+        conn = await asyncpg.connect(cluster.direct_url(node.name))
+        try:
+            identities[node.name] = str(await conn.fetchval(SERVER_IDENTITY_SQL))
+        finally:
+            await conn.close()
+    assert len(set(identities.values())) == len(identities), identities
+    return identities
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released): a database that is down."""
     return free_ports(1)[0]

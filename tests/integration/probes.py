@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from service.api.customers import _SELECT_BY_EMAIL
 from service.db import Db
+from tests.integration.helpers import SERVER_IDENTITY_SQL
 
 
 class ProbeController(Controller):
@@ -21,15 +22,12 @@ class ProbeController(Controller):
     async def customer_and_server(self, email: FromPath[str], db: Db) -> dict[str, Any]:
         """The customer read exactly as the API reads it, plus what the serving server is."""
         row = (await db.execute(_SELECT_BY_EMAIL, {"email": email})).first()
-        server = (
-            await db.execute(
-                text("SELECT pg_is_in_recovery() AS standby, inet_server_port() AS port")
-            )
-        ).one()
+        standby = (await db.execute(text("SELECT pg_is_in_recovery()"))).scalar_one()
+        identity = (await db.execute(text(SERVER_IDENTITY_SQL))).scalar_one()
         return {
             "found": row is not None,
-            "standby": server.standby,
-            "port": server.port,
+            "standby": standby,
+            "server": identity,
             "node": db.node.name,
         }
 

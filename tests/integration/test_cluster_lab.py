@@ -11,7 +11,8 @@ import asyncpg
 import pytest
 
 from service.cluster import Topology
-from tests.fixtures.topology import running_topology
+from tests.fixtures.topology import started_topology
+from tests.integration.helpers import SERVER_IDENTITY_SQL, server_identities
 
 # The lab itself, whatever mode the service would use; on a topology of its own, because these
 # tests stop and freeze nodes that the session-wide service watches.
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.mode_independent]
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Topology]:
-    with running_topology("the cluster-lab topology") as topology:
+    with started_topology("switchyard-cluster-lab-") as topology:
         yield topology
 
 
@@ -72,17 +73,17 @@ async def _eventually_sees(url: str, marker: str, within: float = 5.0) -> bool:
 
 
 async def test_roles_direct_and_through_pgbouncer(cluster: Topology) -> None:
+    servers = await server_identities(cluster)  # one per node, all different
     for node in cluster.nodes:
         for url in (cluster.direct_url(node.name), cluster.pgbouncer_url(node.name)):
             conn = await _connect(url)
             try:
-                in_recovery, port = await conn.fetchrow(
-                    "SELECT pg_is_in_recovery(), inet_server_port()"
-                )
+                in_recovery = await conn.fetchval("SELECT pg_is_in_recovery()")
+                server = await conn.fetchval(SERVER_IDENTITY_SQL)
             finally:
                 await conn.close()
             assert in_recovery is (node.role == "replica"), url
-            assert port == node.port, f"{url} reached port {port}, not {node.name}"
+            assert server == servers[node.name], f"{url} reached {server}, not {node.name}"
     assert [n.name for n in cluster.nodes] == ["primary", *REPLICAS]
 
 

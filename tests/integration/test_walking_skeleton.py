@@ -7,7 +7,13 @@ import asyncio
 import pytest
 
 from service.cluster import Topology
-from tests.integration.helpers import Client, primary_fetch, unique_email, wait_until_replicated
+from tests.integration.helpers import (
+    Client,
+    primary_fetch,
+    server_identities,
+    unique_email,
+    wait_until_replicated,
+)
 
 
 async def count_rows(cluster: Topology, email: str) -> int:
@@ -33,14 +39,14 @@ async def test_put_goes_to_primary_and_get_to_a_replica(client: Client, cluster:
     assert read.headers["X-DB-Node"].startswith("replica-")
     assert "X-DB-LSN" not in read.headers
 
-    # The database's side: the routed read connection is on a standby, on that node's port.
-    ports = {node.name: node.port for node in cluster.nodes}
+    # The database's side: the routed read connection is on a standby, that node's server.
+    servers = await server_identities(cluster)
     seen = await client.get(f"/_probe/customers/{email.lower()}")
     body = seen.json()
     assert body["found"] is True
     assert body["standby"] is True
     assert body["node"] == seen.headers["X-DB-Node"] != "primary"
-    assert body["port"] == ports[body["node"]]  # PgBouncer or not, the backend's own port
+    assert body["server"] == servers[body["node"]]  # PgBouncer or not, the backend itself
 
 
 async def test_reads_spread_over_both_replicas(client: Client) -> None:

@@ -136,12 +136,49 @@ def test_only_loopback_ports_are_published(services: dict[str, Any]) -> None:
     assert published == {"service": ["127.0.0.1:8000:8000"]}
 
 
+def _dockerfile() -> list[str]:
+    return (ROOT / "Dockerfile").read_text().splitlines()
+
+
 def test_the_published_port_is_the_one_the_image_serves_on() -> None:
-    cmd_lines = (ROOT / "Dockerfile").read_text().splitlines()
-    cmd = json.loads(next(line for line in cmd_lines if line.startswith("CMD "))[4:])
+    cmd = json.loads(next(line for line in _dockerfile() if line.startswith("CMD "))[4:])
     assert cmd == ["switchyard", "run", "--host", "0.0.0.0", "--port", "8000"]
-    assert any(line.startswith("FROM python:3.11-slim") for line in cmd_lines)
-    assert "RUN pip install ." in cmd_lines
+
+
+def test_the_published_port_can_move_but_stays_on_loopback(raw: dict[str, Any]) -> None:
+    moved = _resolved(raw, {**SUPPLIED, "SWITCHYARD_PORT": "18000"})
+    assert moved["services"]["service"]["ports"] == ["127.0.0.1:18000:8000"]
+
+
+def test_the_image_is_built_in_two_stages_from_a_wheel_and_runs_as_a_user() -> None:
+    lines = _dockerfile()
+    froms = [line for line in lines if line.startswith("FROM ")]
+    assert froms == ["FROM python:3.11-slim AS build", "FROM python:3.11-slim"]
+    final = lines[lines.index(froms[1]) :]
+    text = "\n".join(lines)
+    assert "pip wheel --no-deps --wheel-dir /wheels ." in text
+    assert "pip install /wheels/switchyard-*.whl" in text
+    # The final stage takes the venv only: no source tree, no PYTHONPATH into one.
+    copies = [line for line in final if line.startswith("COPY")]
+    assert copies == ["COPY --from=build /opt/switchyard /opt/switchyard"]
+    assert "PYTHONPATH" not in text
+    user = [line for line in final if line.startswith("USER ")]
+    assert user == ["USER switchyard"]
+    assert any(line.startswith("HEALTHCHECK ") for line in final)
+
+
+def test_the_build_ca_is_a_secret_mount_never_a_copied_file() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "RUN --mount=type=secret,id=ca-bundle" in text
+    assert "/run/secrets/ca-bundle" in text
+    assert ".crt" not in text
+
+
+def test_the_python_services_stop_at_once_and_say_auth_off(services: dict[str, Any]) -> None:
+    for name in ("service", "migrate"):
+        assert services[name].get("init") is True, name
+    # DESIGN.md, Security: published on loopback only, with the auth mode stated.
+    assert _env(services["service"])["SWITCHYARD_AUTH__MODE"] == "off"
 
 
 # ---- the service's environment against the settings contract ----------------------------

@@ -80,3 +80,17 @@ def test_a_probe_that_started_before_a_ban_does_not_lift_it() -> None:
     assert health.state is NodeState.BANNED
     assert health.observe(7.0, started=6.1, in_recovery=True, lsn=10) is True
     assert health.serving
+
+
+def test_after_a_failure_the_catch_up_target_is_the_primary_position_seen_after_it() -> None:
+    """The monitor's last view of a replica is up to a probe old: rows it served since may be
+    newer. The primary's position from a probe begun after the failure bounds them all."""
+    health = NodeHealth()
+    health.observe(1.0, 0.5, in_recovery=True, lsn=500)
+    health.fail(2.0, "stopped", NodeState.DOWN, 1.0, 5.0)
+    health.raise_high_water(900, primary_probe_started=1.5)  # began before the failure: no
+    assert health.high_water_lsn == 500
+    health.raise_high_water(900, primary_probe_started=2.5)
+    assert health.high_water_lsn == 900
+    assert judged(health, 600) is NodeState.LAGGING
+    assert judged(health, 900) is NodeState.UP

@@ -2,7 +2,8 @@
 
 - the API and analytics use only `service.db`'s public names (its `__all__`);
 - the routing core never imports the API, analytics, the app or the CLI;
-- settings import nothing of the service but `service.urls`, which imports nothing of it;
+- settings import nothing of the service but the leaves `service.urls` and `service.envfiles`
+  (where the environment comes from), which import nothing of it;
 - nothing the running app loads imports the failure lab (`service.cluster`).
 """
 
@@ -69,9 +70,11 @@ def test_the_core_never_imports_what_is_built_on_it() -> None:
     assert violations("service.db", allowed) == []
 
 
-def test_settings_import_nothing_of_the_service_but_urls() -> None:
-    assert violations("service.settings", lambda module, name: module == "service.urls") == []
-    assert violations("service.urls", lambda module, name: False) == []
+def test_settings_import_nothing_of_the_service_but_urls_and_envfiles() -> None:
+    leaves = ("service.urls", "service.envfiles")
+    assert violations("service.settings", lambda module, name: module in leaves) == []
+    for leaf in leaves:
+        assert violations(leaf, lambda module, name: False) == []
 
 
 def test_the_running_app_never_loads_the_lab() -> None:

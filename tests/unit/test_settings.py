@@ -18,7 +18,12 @@ def test_default_toml_lists_every_key_with_its_built_in_default() -> None:
     assert load_settings({}, path) == Settings()
     missing = _missing_keys(Settings(), tomllib.loads(path.read_text()), "")
     # Inherited from the database-wide keys, or an empty list: the file shows them in comments.
-    assert missing == ["database.primary.mode", "database.primary.pool", "database.replicas"]
+    assert missing == [
+        "database.primary.mode",
+        "database.primary.pool",
+        "database.replicas",
+        "auth.tokens",
+    ]
 
 
 def _missing_keys(struct: msgspec.Struct, table: dict[str, object], prefix: str) -> list[str]:

@@ -62,3 +62,11 @@ def test_the_window_needs_a_secret_and_hides_it() -> None:
     )
     assert settings.database.sticky_window == 5
     assert SECRET not in repr(settings)
+
+
+def test_the_cookie_is_secure_only_when_asked() -> None:
+    window = StickyWindow(5, SECRET)
+    assert "Secure" not in window.cookie("0/1", now=1000)
+    header = window.cookie("0/1", now=1000, secure=True)
+    assert header.endswith("; Secure")
+    assert window.lsn(cookie_value(header), now=1001) == "0/1"

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from service.cluster import ClusterError, LocalCluster, Topology, config
-from service.cluster.containers import (
+from service.settings import load_settings
+from tests.fixtures.containers import (
     ContainerCluster,
     docker_available,
     pgbouncer_ini,
     postgres_settings,
     replica_script,
 )
-from service.settings import load_settings
-from tests.fixtures.topology import _make_topology, choose_topology
+from tests.fixtures.topology import choose_topology, make_topology
 
 
 def _no_docker() -> bool:
@@ -65,8 +65,8 @@ def test_an_unknown_setting_is_an_error_naming_the_variable() -> None:
         choose_topology({"SWITCHYARD_TOPOLOGY": "kubernetes"}, _docker)
 
 
-def test_make_topology_without_docker_builds_a_local_cluster() -> None:
-    topology = _make_topology({}, _no_docker)
+def testmake_topology_without_docker_builds_a_local_cluster() -> None:
+    topology = make_topology(env={}, docker_answers=_no_docker)
     try:
         assert isinstance(topology, LocalCluster)
         assert isinstance(topology, Topology)
@@ -75,8 +75,10 @@ def test_make_topology_without_docker_builds_a_local_cluster() -> None:
             shutil.rmtree(topology.base_dir, ignore_errors=True)
 
 
-def test_make_topology_forced_to_containers_needs_no_engine_to_construct() -> None:
-    topology = _make_topology({"SWITCHYARD_TOPOLOGY": "containers"}, _must_not_ask)
+def testmake_topology_forced_to_containers_needs_no_engine_to_construct() -> None:
+    topology = make_topology(
+        env={"SWITCHYARD_TOPOLOGY": "containers"}, docker_answers=_must_not_ask
+    )
     assert isinstance(topology, ContainerCluster)
     assert isinstance(topology, Topology)
 

@@ -11,14 +11,15 @@ from litestar.testing import AsyncTestClient
 
 from service.cluster import Topology
 from service.settings import Settings, load_settings
-from tests.fixtures.topology import migrate_or_fail, running_topology
+from tests.fixtures.topology import migrate_or_fail, started_topology
 from tests.integration.conftest import MODE, serving
 from tests.integration.failover.heal import heal
 
 
 @pytest.fixture(scope="package")
 def lab() -> Iterator[Topology]:
-    with running_topology("the failover topology") as topology:
+    """Local binaries or containers, as SWITCHYARD_TOPOLOGY chooses for the whole run."""
+    with started_topology("switchyard-failover-") as topology:
         migrate_or_fail(topology.env(MODE))
         yield topology
 

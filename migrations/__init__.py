@@ -1,0 +1,1 @@
+"""The Alembic environment and revisions; installed as `service.migrations` (pyproject.toml)."""

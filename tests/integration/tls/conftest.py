@@ -1,0 +1,40 @@
+"""A topology of its own, made with `cluster up --tls`: a local CA, a certificate per node
+and PgBouncer, and URLs that say `sslmode=verify-full`. One replica keeps it quick."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from service.cluster import ClusterError, LocalCluster
+from tests.fixtures.topology import scratch_dir
+
+
+@pytest.fixture(scope="session")
+def tls_cluster() -> Iterator[LocalCluster]:
+    cluster = LocalCluster(scratch_dir(), replicas=1, tls=True)
+    try:
+        cluster.up()
+    except ClusterError as exc:
+        with contextlib.suppress(ClusterError):
+            cluster.destroy()
+        pytest.fail(f"could not start the TLS topology (local binaries): {exc}", pytrace=False)
+    try:
+        # Migrations over the verify-full URL, the way operators run them.
+        done = subprocess.run(
+            [sys.executable, "-m", "service.cli", "migrate"],
+            env={**os.environ, **cluster.env("direct")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"switchyard migrate over TLS failed:\n{done.stderr}"
+        yield cluster
+    finally:
+        cluster.destroy()
