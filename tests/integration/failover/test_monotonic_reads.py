@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import pytest
 
 from service.cluster import Topology
 from tests.integration.failover.heal import admin_url
@@ -36,12 +35,6 @@ async def admin_execute(lab: Topology, name: str, sql: str) -> None:
         await conn.close()
 
 
-@pytest.mark.xfail(
-    reason="core bug, reported: the high-water mark is the monitor's last probe (up to one "
-    "interval old), not the newest position the replica served; rows read between that probe "
-    "and the stop can disappear after the restart (fails in about half the runs)",
-    strict=False,
-)
 async def test_a_replica_restarted_under_load_never_serves_an_older_row(
     lab: Topology, lab_client: Client
 ) -> None:
