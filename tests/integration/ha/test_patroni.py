@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
@@ -22,6 +23,8 @@ from service.cluster.ha import PatroniCluster
 from service.settings import Settings, load_settings
 from tests.integration.helpers import Client, unique_email
 
+# Each test picks its mode itself: run once, in the direct pass.
+pytestmark = pytest.mark.mode_independent
 PROBE_INTERVAL = 0.5
 RECOVERY_DEADLINE = 30.0  # from the fault to writes landing on the new leader
 

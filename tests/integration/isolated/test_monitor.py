@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import msgspec
+import pytest
 from litestar import Litestar, post
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -18,6 +19,8 @@ from tests.integration.isolated.conftest import lab_settings
 from tests.integration.isolated.nodes import health_of, wait_for
 from tests.integration.isolated.served import served
 
+# Each test picks its mode itself: run once, in the direct pass.
+pytestmark = pytest.mark.mode_independent
 OLD_OVERFLOW = 1025  # failures past which 2 ** (failures - 1) once overflowed a float
 PGBOUNCER_POOL = 20  # default_pool_size in the lab's pgbouncer.ini
 
