@@ -48,6 +48,8 @@ class NodeHealth:
     # high-water mark is raised to it (the monitor's own last view of the node is up to one
     # probe old, and rows read since could otherwise vanish after a restart).
     high_water_from_primary_after: float | None = None
+    # The last probe found the replay position lower than the one before: a restart.
+    went_backwards: bool = False
     lag_bytes: int | None = None
     lag_seconds: float | None = None
     last_error: str | None = None
@@ -106,6 +108,7 @@ class NodeHealth:
             return False
         self.failures = 0
         self.in_recovery = in_recovery
+        self.went_backwards = lsn is not None and self.lsn is not None and lsn < self.lsn
         self.lsn = lsn
         self.received = received
         self.observed_at = now
@@ -130,10 +133,12 @@ class NodeHealth:
         """Decide whether an answering standby may serve reads."""
         self.lag_bytes, self.lag_seconds = lag_bytes, lag_seconds
         if not self.high_water_before_outage_reached():
-            # Its replay position went backwards: it restarted between two probes, unseen.
             self.catching_up = True
-            if self.high_water_from_primary_after is None and self.observed_at is not None:
-                self.high_water_from_primary_after = self.observed_at
+        if self.went_backwards and self.observed_at is not None:
+            # It restarted between two probes, unseen: what it served since the last probe
+            # is bounded by the primary's position at a later probe (once, not every round,
+            # or the target would move on for as long as it lags).
+            self.high_water_from_primary_after = self.observed_at
         if self.catching_up and self.lsn is not None and self.high_water_before_outage_reached():
             self.catching_up = False
         if self.catching_up:

@@ -94,3 +94,16 @@ def test_after_a_failure_the_catch_up_target_is_the_primary_position_seen_after_
     assert health.high_water_lsn == 900
     assert judged(health, 600) is NodeState.LAGGING
     assert judged(health, 900) is NodeState.UP
+
+
+def test_a_lagging_replica_catching_up_is_not_taken_for_a_restart() -> None:
+    """The catch-up target moves to the primary once per restart, not every round it lags."""
+    health = NodeHealth()
+    assert judged(health, 500) is NodeState.UP
+    assert judged(health, 450) is NodeState.LAGGING  # went backwards: an unseen restart
+    health.raise_high_water(800, primary_probe_started=2000.0)
+    assert health.high_water_lsn == 800
+    assert judged(health, 600) is NodeState.LAGGING  # forwards, still behind: no new target
+    health.raise_high_water(900, primary_probe_started=3000.0)
+    assert health.high_water_lsn == 800
+    assert judged(health, 800) is NodeState.UP

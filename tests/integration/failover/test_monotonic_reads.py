@@ -71,7 +71,9 @@ async def test_a_replica_restarted_under_load_never_serves_an_older_row(
         await asyncio.to_thread(lab.stop, RESTARTED, "immediate")
         await asyncio.to_thread(lab.start, RESTARTED)
         restarted_at = await replay_lsn(lab, RESTARTED)
-        await asyncio.sleep(6.0)  # the delay, then the ban back-off (at most 5 s)
+        # Re-admission waits for the primary's position after the stop to be replayed (3 s
+        # of apply delay behind a writer that never pauses), then for a probe: room to spare.
+        await asyncio.sleep(12.0)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
