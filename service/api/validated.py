@@ -11,14 +11,13 @@ A request that fails there never reaches a pool. Controllers take `DEPENDENCIES`
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from service.db import DbSession
+from service.db import DbSession, routed_session
 
 VALID = "valid"
 
@@ -26,7 +25,7 @@ VALID = "valid"
 async def _db_after_validation(
     request: Request[Any, Any, Any], valid: NamedDependency[Any]
 ) -> AsyncGenerator[DbSession, None]:
-    async with _routed_session(request) as db:
+    async with routed_session(request) as db:
         yield db
 
 
@@ -35,16 +34,8 @@ async def _db_after_body_validation(
 ) -> AsyncGenerator[DbSession, None]:
     # `data` unused: Litestar 2 builds a route's kwargs model with a KeyError when a
     # dependency of a dependency reads the body and the one in between declares no `data`.
-    async with _routed_session(request) as db:
+    async with routed_session(request) as db:
         yield db
-
-
-def _routed_session(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[DbSession]:
-    """The app's own `db` provider (the routing core's), entered as a context manager: its
-    commit, rollback and routing headers are the core's, unchanged."""
-    provider = request.app.dependencies["db"]
-    assert isinstance(provider, Provide)
-    return asynccontextmanager(provider.dependency)(request=request)
 
 
 def _nothing_to_validate() -> None:

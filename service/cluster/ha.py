@@ -406,10 +406,4 @@ class PatroniCluster(NodeSql, ServiceUrls):
         postgres.stop(name, self.base_dir / name, "fast", self._pg_log(name), self.base_dir)
 
     def _start_pgbouncer(self) -> None:
-        pgbouncer.start(
-            self._pgb_dir / "pgbouncer.ini",
-            self._pgb_pidfile,
-            self._pgb_dir / "pgbouncer.log",
-            self.pgbouncer_port,
-            self.base_dir,
-        )
+        pgbouncer.start(self._pgb_dir, self.pgbouncer_port, self.base_dir)

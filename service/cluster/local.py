@@ -363,10 +363,4 @@ class LocalCluster(NodeSql, ServiceUrls):
         self._start_pgbouncer()
 
     def _start_pgbouncer(self) -> None:
-        pgbouncer.start(
-            self._pgb_dir / "pgbouncer.ini",
-            self._pgb_pidfile,
-            self._pgb_dir / "pgbouncer.log",
-            self.pgbouncer_port,
-            self.base_dir,
-        )
+        pgbouncer.start(self._pgb_dir, self.pgbouncer_port, self.base_dir)

@@ -47,7 +47,9 @@ def write_config(
     return changed
 
 
-def start(ini: Path, pidfile: Path, logfile: Path, port: int, cwd: Path) -> None:
+def start(folder: Path, port: int, cwd: Path) -> None:
+    """Start the PgBouncer whose files `write_config` put in `folder` (idempotent)."""
+    ini, pidfile, logfile = (folder / f"pgbouncer.{ext}" for ext in ("ini", "pid", "log"))
     pid = daemon_pid(pidfile)
     if pid is not None:
         if proc_state(pid) == "T":

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any
 
 from litestar import Litestar, Request
@@ -40,6 +41,7 @@ from service.problems import Problem
 from service.settings import DatabaseSettings, HealthSettings
 
 STATE_KEY = "db_router"
+PLUGIN_KEY = "switchyard.plugin"
 log = logging.getLogger("switchyard.db")
 
 
@@ -75,6 +77,7 @@ class SwitchyardPlugin(InitPluginProtocol):
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
         self._router = DatabaseRouter(self.database, self.health)
         app.state[STATE_KEY] = self._router
+        app.state[PLUGIN_KEY] = self
         try:
             await self._router.start()
             yield
@@ -82,32 +85,16 @@ class SwitchyardPlugin(InitPluginProtocol):
             await self._router.stop()
             self._router = None
 
-    async def _provide_db(self, request: Request[Any, Any, Any]) -> AsyncGenerator[DbSession, None]:
-        cookie_token = sticky_token(request, self._sticky)
-        demand = demand_of(request, cookie_token)
-        record = request.scope["state"][RECORD_KEY] = RoutingRecord(demand.intent)
-        record.sticky_lsn = cookie_token
-        try:
-            async with self.router.session(demand) as db:
-                record.node = db.node.name
-                if db.node is not self.router.primary:
-                    record.staleness = db.node.staleness(asyncio.get_running_loop().time())
-                yield db
-        except NodeUnavailableError as exc:
-            self._node_failed(request, record, exc)
-            raise
-        except DRIVER_ERRORS as exc:
-            # Raised past the session's own wrappers (the ORM session, raw driver calls):
-            # its fate is decided here like any node failure; `_render_driver_error` renders
-            # the same translation. (Raising another exception from here would reach the
-            # client as a 500: Litestar groups exceptions a dependency swaps.)
-            problem = translate(exc, record.node or "?")
-            if isinstance(problem, NodeUnavailableError):
-                self._node_failed(request, record, problem)
-            raise
-        record.lsn = db.commit_lsn
+    def request_session(self, request: Request[Any, Any, Any]) -> RequestSession:
+        """The request's routed session, as an async context manager: what the `db`
+        dependency yields, for providers of an app's own that must run something first."""
+        return RequestSession(self, request)
 
-    def _node_failed(
+    async def _provide_db(self, request: Request[Any, Any, Any]) -> AsyncGenerator[DbSession, None]:
+        async with RequestSession(self, request) as db:
+            yield db
+
+    def node_failed(
         self, request: Request[Any, Any, Any], record: RoutingRecord, exc: NodeUnavailableError
     ) -> None:
         """A failure caught where it happened: ban a node at fault, and mark a read (not yet
@@ -137,6 +124,66 @@ class SwitchyardPlugin(InitPluginProtocol):
                     newest = record.sticky_lsn
                 secure = self.database.sticky_secure or scope.get("scheme") == "https"
                 headers.add("Set-Cookie", self._sticky.cookie(format_lsn(newest), secure=secure))
+
+
+class RequestSession:
+    """One request's session: what it asks, the node chosen, the session opened there, and,
+    where a failure is caught, its fate (`node_failed`). A class rather than a generator: it
+    is on every request's path, and the `db` dependency is a generator around it already.
+
+    A failure is re-raised unchanged: a dependency that swaps the exception thrown into it
+    for another reaches the client as a 500 (Litestar groups them); `_render_driver_error`
+    renders a raw driver error's translation.
+    """
+
+    __slots__ = ("_db", "_plugin", "_record", "_request", "_scope")
+
+    def __init__(self, plugin: SwitchyardPlugin, request: Request[Any, Any, Any]) -> None:
+        self._plugin = plugin
+        self._request = request
+
+    async def __aenter__(self) -> DbSession:
+        plugin, request = self._plugin, self._request
+        cookie_token = sticky_token(request, plugin._sticky)
+        demand = demand_of(request, cookie_token)
+        record = self._record = request.scope["state"][RECORD_KEY] = RoutingRecord(demand.intent)
+        record.sticky_lsn = cookie_token
+        router = plugin.router
+        try:
+            self._scope = router.session(demand)
+            db = self._db = await self._scope.__aenter__()
+        except BaseException as exc:
+            self._judge(exc)
+            raise
+        record.node = db.node.name
+        if db.node is not router.primary:
+            record.staleness = db.node.staleness(asyncio.get_running_loop().time())
+        return db
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._scope.__aexit__(exc_type, exc, tb)
+        except BaseException as ending:
+            self._judge(ending)
+            raise
+        if exc is not None:
+            self._judge(exc)
+            return
+        self._record.lsn = self._db.commit_lsn
+
+    def _judge(self, exc: BaseException) -> None:
+        if isinstance(exc, NodeUnavailableError):
+            self._plugin.node_failed(self._request, self._record, exc)
+        elif isinstance(exc, DRIVER_ERRORS):
+            # Raised past the session's own wrappers (the ORM session, raw driver calls).
+            problem = translate(exc, self._record.node or "?")
+            if isinstance(problem, NodeUnavailableError):
+                self._plugin.node_failed(self._request, self._record, problem)
 
 
 def _render_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[Any]:

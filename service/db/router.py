@@ -49,6 +49,8 @@ class DatabaseRouter:
         self.monitor = HealthMonitor(self.nodes, health)
         self._turn = itertools.count()
         self._least = settings.load_balancing == "least_connections"
+        self._candidates: list[Node] | None = None
+        self._candidates_for: Node | None = None
 
     def node(self, name: str) -> Node:
         return self._by_name[name]
@@ -133,12 +135,19 @@ class DatabaseRouter:
             lsn=health.lsn,
         )
 
-    def choose(self, demand: Demand) -> Choice:
+    def _read_candidates(self) -> list[Node]:
+        """Every node but the one taking writes; rebuilt only when that one changes."""
         primary = self.monitor.primary
+        if self._candidates_for is not primary or self._candidates is None:
+            self._candidates = [node for node in self.nodes if node is not primary]
+            self._candidates_for = primary
+        return self._candidates
+
+    def choose(self, demand: Demand) -> Choice:
         return choose(
             demand,
             self.primary_view(),
-            [node for node in self.nodes if node is not primary],
+            self._read_candidates(),
             turn=next(self._turn),
             least_connections=self._least,
             fallback_to_primary=self.settings.fallback == "primary",

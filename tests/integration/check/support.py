@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import asyncpg
@@ -18,7 +15,7 @@ from service.cluster import LocalCluster, Topology
 from service.cluster.postgres import psql
 from service.cluster.proc import tail
 from service.settings import Settings, load_settings
-from tests.fixtures.topology import scratch_cluster
+from tests.fixtures.topology import migrate_or_fail, scratch_cluster
 
 # Seconds a changed setting or a re-pointed standby may take to show on a loaded machine.
 SETTLE_TIMEOUT = 30.0
@@ -31,9 +28,7 @@ RETRY_FAST = "ALTER SYSTEM SET wal_retrieve_retry_interval = '100ms'"
 def started_lab(prefix: str) -> Iterator[LocalCluster]:
     """A migrated primary + 2 replicas + PgBouncer of the caller's own, destroyed after."""
     with scratch_cluster(replicas=2, prefix=prefix) as topology:
-        migrate = [sys.executable, "-m", "service.cli", "migrate"]
-        env = {**os.environ, **topology.env("direct")}
-        subprocess.run(migrate, env=env, check=True, capture_output=True, timeout=120)
+        migrate_or_fail(topology.env("direct"))
         for node in topology.nodes[1:]:
             psql(node.port, [RETRY_FAST, "SELECT pg_reload_conf()"])
         yield topology

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from service.cluster import ClusterError
 from service.cluster.ha import PatroniCluster
-from tests.fixtures.topology import scratch_dir
+from tests.fixtures.topology import migrate_or_fail, scratch_dir
 
 
 @pytest.fixture
@@ -22,15 +19,7 @@ def patroni() -> Iterator[PatroniCluster]:
             cluster.up()
         except ClusterError as exc:
             pytest.fail(f"could not start the Patroni cluster: {exc}", pytrace=False)
-        migrate = subprocess.run(
-            [sys.executable, "-m", "service.cli", "migrate"],
-            env={**os.environ, **cluster.env("direct")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert migrate.returncode == 0, f"switchyard migrate failed:\n{migrate.stderr}"
+        migrate_or_fail(cluster.env("direct"))
         yield cluster
     finally:
         cluster.destroy()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 
 import msgspec
@@ -15,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.cluster import LocalCluster
 from service.settings import Settings, load_settings
-from tests.fixtures.topology import scratch_cluster
+from tests.fixtures.topology import migrate_or_fail, scratch_cluster
 from tests.integration.conftest import MODE
 
 # A short probe interval keeps the tests short; the bounds below are in intervals.
@@ -32,15 +29,7 @@ def stranger() -> Iterator[LocalCluster]:
 @pytest.fixture
 def lab() -> Iterator[LocalCluster]:
     with scratch_cluster(replicas=2, prefix="switchyard-roles-") as cluster:
-        migrate = subprocess.run(
-            [sys.executable, "-m", "service.cli", "migrate"],
-            env={**os.environ, **cluster.env(MODE)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert migrate.returncode == 0, f"switchyard migrate failed:\n{migrate.stderr}"
+        migrate_or_fail(cluster.env(MODE))
         yield cluster
 
 

@@ -22,17 +22,9 @@ async def sql(lab: LocalCluster, node: str, query: str, *args: Any) -> Any:
 
 
 async def promote(lab: LocalCluster, node: str) -> float:
-    """Promote a standby; the monotonic time at which it became writable."""
-    assert await sql(lab, node, "SELECT pg_promote(wait => true, wait_seconds => 30)") is True
+    """Promote a standby with the lab's own verb; the monotonic time it became writable."""
+    await asyncio.to_thread(lab.promote, node)
     return time.monotonic()
-
-
-async def follow(lab: LocalCluster, standby: str, leader: str) -> None:
-    """Re-point a standby at another upstream (PostgreSQL >= 13 reloads primary_conninfo)."""
-    port = next(n.port for n in lab.nodes if n.name == leader)
-    conninfo = f"host=127.0.0.1 port={port} user=postgres application_name={standby}"
-    await sql(lab, standby, f"ALTER SYSTEM SET primary_conninfo = '{conninfo}'")
-    await sql(lab, standby, "SELECT pg_reload_conf()")
 
 
 async def timeline(lab: LocalCluster, node: str) -> int:

@@ -14,7 +14,7 @@ from service.cluster import LocalCluster
 from tests.integration.conftest import MODE
 from tests.integration.helpers import Client, unique_email
 from tests.integration.isolated.conftest import PROBE_INTERVAL, lab_settings
-from tests.integration.isolated.nodes import follow, health_of, promote, sql, timeline, wait_for
+from tests.integration.isolated.nodes import health_of, promote, sql, timeline, wait_for
 
 
 @dataclass
@@ -75,7 +75,7 @@ async def test_a_failover_is_followed_under_load_without_a_failed_read(
     lab.stop("primary", "immediate")
     await asyncio.sleep(0.3)
     promoted_at = await promote(lab, "replica-1")
-    await follow(lab, "replica-2", "replica-1")
+    await asyncio.to_thread(lab.follow, "replica-2", "replica-1")
     await asyncio.sleep(PROBE_INTERVAL * 2 + 1.0)
     load.stop.set()
     await asyncio.gather(*tasks)

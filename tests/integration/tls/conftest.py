@@ -4,15 +4,12 @@ and PgBouncer, and URLs that say `sslmode=verify-full`. One replica keeps it qui
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from service.cluster import ClusterError, LocalCluster
-from tests.fixtures.topology import scratch_dir
+from tests.fixtures.topology import migrate_or_fail, scratch_dir
 
 
 @pytest.fixture(scope="session")
@@ -26,15 +23,7 @@ def tls_cluster() -> Iterator[LocalCluster]:
         pytest.fail(f"could not start the TLS topology (local binaries): {exc}", pytrace=False)
     try:
         # Migrations over the verify-full URL, the way operators run them.
-        done = subprocess.run(
-            [sys.executable, "-m", "service.cli", "migrate"],
-            env={**os.environ, **cluster.env("direct")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, f"switchyard migrate over TLS failed:\n{done.stderr}"
+        migrate_or_fail(cluster.env("direct"))
         yield cluster
     finally:
         cluster.destroy()
