@@ -20,13 +20,13 @@ from typing import Any
 
 from litestar import Litestar, Request
 from litestar.config.app import AppConfig
-from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency, Provide
 from litestar.plugins import InitPluginProtocol
 from litestar.response import Response
 from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.asgi_headers import response_headers
 from service.db.intent import Intent
 from service.db.lsn import format_lsn, parse_lsn
 from service.db.problems import DatabaseProblem, NodeUnavailableError, translate
@@ -111,19 +111,20 @@ class SwitchyardPlugin(InitPluginProtocol):
         record: RoutingRecord | None = scope.get("state", {}).get(RECORD_KEY)
         if record is None or record.node is None:
             return
-        headers = MutableScopeHeaders.from_message(message)
-        headers["X-DB-Node"] = record.node
+        headers = response_headers(message)
+        headers.append((b"x-db-node", record.node.encode()))
         if record.staleness is not None:
-            headers["X-DB-Staleness"] = f"{record.staleness:.3f}"
+            headers.append((b"x-db-staleness", b"%.3f" % record.staleness))
         if record.lsn is not None and message["status"] < 400:
-            headers["X-DB-LSN"] = record.lsn
+            headers.append((b"x-db-lsn", record.lsn.encode()))
             if self._sticky is not None:
                 # Concurrent writes from one client: the cookie never moves backwards.
                 newest = parse_lsn(record.lsn)
                 if record.sticky_lsn is not None and record.sticky_lsn > newest:
                     newest = record.sticky_lsn
                 secure = self.database.sticky_secure or scope.get("scheme") == "https"
-                headers.add("Set-Cookie", self._sticky.cookie(format_lsn(newest), secure=secure))
+                cookie = self._sticky.cookie(format_lsn(newest), secure=secure)
+                headers.append((b"set-cookie", cookie.encode("latin-1")))
 
 
 class RequestSession:

@@ -69,26 +69,33 @@ def parse_staleness(value: str) -> float:
     return float(number) / 1000 if unit == "ms" else float(number)
 
 
-def max_staleness(request: Request[Any, Any, Any]) -> float | None:
-    """The tighter of the request's X-DB-Max-Staleness and the route's db_max_staleness."""
-    header = request.headers.get("x-db-max-staleness")
-    bound = parse_staleness(header) if header is not None else None
-    route = request.route_handler.opt.get("db_max_staleness")
-    if route is not None:
-        route_bound = float(route)
-        if not math.isfinite(route_bound) or route_bound < 0:
-            raise Problem(f"route option db_max_staleness={route!r} is not a duration in seconds")
-        bound = route_bound if bound is None else min(bound, route_bound)
+def route_staleness(value: object) -> float | None:
+    """The route option `opt={"db_max_staleness": seconds}`."""
+    if value is None:
+        return None
+    bound = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(bound) or bound < 0:
+        raise Problem(f"route option db_max_staleness={value!r} is not a duration in seconds")
     return bound
 
 
 def demand_of(request: Request[Any, Any, Any], cookie_token: int | None) -> Demand:
-    intent = resolve_intent(
-        request.method,
-        route_intent(request.route_handler.opt.get("db_intent")),
-        request.headers.get("x-db-consistency"),
-    )
-    header = request.headers.get("x-db-min-lsn")
-    min_lsn = parse_lsn(header) if header else cookie_token
+    # One pass over the raw headers (ASGI lowercases their names): a request rarely carries
+    # any X-DB-* header, and building Litestar's Headers for three lookups cost more.
+    consistency = min_lsn = staleness = None
+    for name, value in request.scope["headers"]:
+        if name.startswith(b"x-db-"):
+            if name == b"x-db-consistency" and consistency is None:
+                consistency = value.decode("latin-1")
+            elif name == b"x-db-min-lsn" and min_lsn is None:
+                min_lsn = value.decode("latin-1")
+            elif name == b"x-db-max-staleness" and staleness is None:
+                staleness = value.decode("latin-1")
+    opt = request.route_handler.opt
+    intent = resolve_intent(request.method, route_intent(opt.get("db_intent")), consistency)
+    bound = parse_staleness(staleness) if staleness is not None else None
+    route_bound = route_staleness(opt.get("db_max_staleness"))
+    if route_bound is not None:
+        bound = route_bound if bound is None else min(bound, route_bound)
     exclude: frozenset[str] = request.scope["state"].get(EXCLUDE_KEY, frozenset())
-    return Demand(intent, min_lsn, max_staleness(request), exclude)
+    return Demand(intent, parse_lsn(min_lsn) if min_lsn else cookie_token, bound, exclude)

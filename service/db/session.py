@@ -37,12 +37,22 @@ CLIENT_GRACE = 1.0
 class DbSession:
     """A connection routed by intent. Handlers never commit: the dependency owns the transaction."""
 
-    __slots__ = ("_deadline", "_orm", "autocommit", "commit_lsn", "conn", "intent", "node")
+    __slots__ = (
+        "_deadline",
+        "_driver",
+        "_orm",
+        "autocommit",
+        "commit_lsn",
+        "conn",
+        "intent",
+        "node",
+    )
 
     def __init__(
         self, conn: AsyncConnection, node: Node, intent: Intent, deadline: float, autocommit: bool
     ) -> None:
         self.conn = conn
+        self._driver = driver_of(conn)  # fixed while checked out; looked up once
         self.node = node
         self.intent = intent
         self._deadline = deadline
@@ -96,7 +106,7 @@ class DbSession:
     ) -> Mapping[str, Any] | None:
         """The first row of a compiled read as a mapping, or None."""
         if self.autocommit:
-            driver = cast(Any, driver_of(self.conn))
+            driver = cast(Any, self._driver)
             args = [params[name] for name in query.names]
             return cast(
                 "Mapping[str, Any] | None", await self.bounded(driver.fetchrow(query.sql, *args))
@@ -158,7 +168,7 @@ class DbSession:
         it early when it finds the node down.
         """
         node = self.node
-        deadline = Deadline(driver_of(self.conn), seconds or self._deadline)
+        deadline = Deadline(self._driver, seconds or self._deadline)
         if abandonable:
             node.inflight.add(deadline)
         try:
