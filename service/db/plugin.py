@@ -32,7 +32,7 @@ from service.db.lsn import format_lsn, parse_lsn
 from service.db.problems import DatabaseProblem, NodeUnavailableError, translate
 from service.db.record import EXCLUDE_KEY, RECORD_KEY, RoutingRecord
 from service.db.request import demand_of, sticky_token
-from service.db.retry import ReadRetryMiddleware
+from service.db.retry import read_rerun
 from service.db.router import DatabaseRouter
 from service.db.session import DbSession
 from service.db.sqlstate import DRIVER_ERRORS
@@ -66,7 +66,6 @@ class SwitchyardPlugin(InitPluginProtocol):
         app_config.lifespan.append(self._lifespan)
         app_config.dependencies["db"] = Provide(self._provide_db)
         app_config.dependencies["orm"] = Provide(provide_orm)
-        app_config.middleware.append(ReadRetryMiddleware)
         app_config.before_send.append(self._add_routing_headers)
         app_config.exception_handlers.setdefault(Problem, _render_problem)
         for error in DRIVER_ERRORS:
@@ -188,11 +187,13 @@ class RequestSession:
 
 
 def _render_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[Any]:
-    return exc.to_response(request)
+    return read_rerun(request) or exc.to_response(request)
 
 
 def _render_driver_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A database error that escaped the session's wrappers, as the problem it means."""
+    if (rerun := read_rerun(request)) is not None:
+        return rerun
     record: RoutingRecord | None = request.scope["state"].get(RECORD_KEY)
     node = record.node if record is not None and record.node else "?"
     problem = translate(exc, node)

@@ -1,61 +1,51 @@
 """Re-run a read, whole, on another node when its node failed before the response started.
 
-Reads run READ ONLY, so running one twice is safe. The failed attempt's 503 is held back and
-the request is handed to the app again with that node excluded; writes are never retried.
-Whether a failure earns a re-run is decided where it is caught, by the session dependency,
-which marks the request's RoutingRecord; this middleware only acts on the mark.
+Reads run READ ONLY, so running one twice is safe. Whether a failure earns a re-run is
+decided where it is caught, by the session dependency, which marks the request's
+RoutingRecord; the exception handler that would render the failure's 503 returns a
+`ReadReRun` instead, and its "response" hands the request to the app's router again with
+that node excluded. Writes are never re-run, nor is a re-run re-run.
+
+Being the failure's response, the re-run costs a request nothing until a node fails: no
+middleware wraps every read's `send` and `receive`. The re-run reads the same scope, so a
+body the first run read comes from Litestar's cache of it in the scope's state.
 """
 
 from __future__ import annotations
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from typing import Any, cast
+
+from litestar import Request, Response
+from litestar.response.base import ASGIResponse
+from litestar.types import Receive, Scope, Send
 
 from service.db import metrics
-from service.db.intent import SAFE_METHODS
 from service.db.record import EXCLUDE_KEY, RECORD_KEY, RoutingRecord
 
 
-class ReadRetryMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class ReadReRun(Response[None]):
+    """Not an answer: the failed read, handed to the app again without `node`."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope.get("method") not in SAFE_METHODS:
-            await self.app(scope, receive, send)
-            return
-        received: list[ReceiveMessage] = []
-        held: list[Message] = []
+    def __init__(self, node: str) -> None:
+        super().__init__(None)
+        self.node = node
 
-        async def recording_receive() -> ReceiveMessage:
-            message = await receive()
-            received.append(message)
-            return message
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        return cast(ASGIResponse, self._run_again)
 
-        async def hold_retryable_failure(message: Message) -> None:
-            if held or (
-                message["type"] == "http.response.start" and _failed_node(scope) is not None
-            ):
-                held.append(message)
-                return
-            await send(message)
-
-        await self.app(scope, recording_receive, hold_retryable_failure)
-        failed = _failed_node(scope)
-        if not held or failed is None:
-            return
+    async def _run_again(self, scope: Scope, receive: Receive, send: Send) -> None:
         metrics.RETRIES.inc()
         state = scope["state"]
         state.pop(RECORD_KEY, None)
-        state[EXCLUDE_KEY] = frozenset({failed})
-        replay = list(received)
-
-        async def replaying_receive() -> ReceiveMessage:
-            return replay.pop(0) if replay else await receive()
-
-        await self.app(scope, replaying_receive, send)
+        state[EXCLUDE_KEY] = frozenset({self.node})
+        # The app's ASGI handler (its exception handling and router), not the app itself:
+        # `send` is already wrapped in the app's before_send hooks.
+        await scope["litestar_app"].asgi_handler(scope, receive, send)
 
 
-def _failed_node(scope: Scope) -> str | None:
-    record: RoutingRecord | None = scope.get("state", {}).get(RECORD_KEY)
-    return None if record is None else record.retry_without
+def read_rerun(request: Request[Any, Any, Any]) -> ReadReRun | None:
+    """The re-run the session dependency marked this request's failure for, if any."""
+    record: RoutingRecord | None = request.scope["state"].get(RECORD_KEY)
+    if record is None or record.retry_without is None:
+        return None
+    return ReadReRun(record.retry_without)
