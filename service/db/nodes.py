@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from dataclasses import dataclass, field
 
 from service.db.deadline import Deadline
@@ -64,6 +66,26 @@ class Node:
 
     def pool_numbers(self) -> dict[str, int] | None:
         return self.reader.pool_numbers()
+
+    # As the PrimaryView routing reads while this node takes the writes: its own health, no
+    # copy made per request.
+    @property
+    def failed(self) -> bool:
+        return self.health.failed
+
+    @property
+    def reason(self) -> str | None:
+        return self.health.last_error
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until the node's ban ends and it is probed again (at least 1)."""
+        wait = self.health.banned_until - asyncio.get_running_loop().time()
+        return max(1, math.ceil(wait))
+
+    @property
+    def lsn(self) -> int | None:
+        return self.health.lsn
 
     @property
     def serving(self) -> bool:

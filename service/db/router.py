@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import math
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -18,7 +17,14 @@ from service.db.intent import Intent
 from service.db.lsn import format_lsn
 from service.db.monitor import HealthMonitor
 from service.db.nodes import Node
-from service.db.selection import Choice, Demand, PrimaryView, choose, primary_or_unavailable
+from service.db.selection import (
+    Choice,
+    Demand,
+    PrimaryState,
+    PrimaryView,
+    choose,
+    primary_or_unavailable,
+)
 from service.db.session import DbSession
 from service.db.transaction import SessionScope
 from service.settings import DatabaseSettings, HealthSettings, NodeSettings, PoolSettings
@@ -124,16 +130,8 @@ class DatabaseRouter:
     def primary_view(self) -> PrimaryView:
         primary = self.monitor.primary
         if primary is None:
-            return PrimaryView(None, reason=self.monitor.no_primary_reason)
-        health = primary.health
-        wait = health.banned_until - asyncio.get_running_loop().time()
-        return PrimaryView(
-            primary.name,
-            failed=health.failed,
-            reason=health.last_error,
-            retry_after=max(1, math.ceil(wait)),
-            lsn=health.lsn,
-        )
+            return PrimaryState(None, reason=self.monitor.no_primary_reason)
+        return primary
 
     def _read_candidates(self) -> list[Node]:
         """Every node but the one taking writes; rebuilt only when that one changes."""

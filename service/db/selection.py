@@ -44,7 +44,9 @@ class Candidate:
         return self.stale
 
 
-@dataclass(frozen=True, slots=True)
+# Demand and Choice are made on every request: plain slotted classes (a frozen dataclass
+# costs four times as much to build). Nothing mutates them after construction.
+@dataclass(slots=True)
 class Demand:
     """What one request asks of its session."""
 
@@ -55,18 +57,33 @@ class Demand:
     exclude: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class PrimaryView:
+class PrimaryView(Protocol):
     """The node writes go to, as the monitor sees it; `name` None while there is none."""
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def failed(self) -> bool: ...
+    @property
+    def reason(self) -> str | None: ...  # why it is down, or why there is no primary
+    @property
+    def retry_after(self) -> int: ...
+    @property
+    def lsn(self) -> int | None: ...  # its WAL position at the last probe
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryState:
+    """A plain PrimaryView: for tests, and for the moments with no primary at all."""
 
     name: str | None
     failed: bool = False
-    reason: str | None = None  # why it is down, or why there is no primary
+    reason: str | None = None
     retry_after: int = 1
-    lsn: int | None = None  # its WAL position at the last probe
+    lsn: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Choice:
     node: str
     # The node's replay position must be checked against the token first (the monitor's

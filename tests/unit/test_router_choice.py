@@ -4,9 +4,9 @@ import pytest
 
 from service.db import Intent
 from service.db.problems import NodeUnavailableError, NoNodeAvailableError
-from service.db.selection import Candidate, Choice, Demand, PrimaryView, choose
+from service.db.selection import Candidate, Choice, Demand, PrimaryState, PrimaryView, choose
 
-PRIMARY = PrimaryView("primary", lsn=1000)
+PRIMARY = PrimaryState("primary", lsn=1000)
 MARGIN = 100
 
 
@@ -64,13 +64,13 @@ def test_a_token_read_without_any_serving_replica_honours_fallback_error() -> No
 
 
 def test_writes_fail_fast_while_the_primary_is_down_or_missing() -> None:
-    down = PrimaryView("primary", failed=True, reason="refused", retry_after=3)
+    down = PrimaryState("primary", failed=True, reason="refused", retry_after=3)
     with pytest.raises(NodeUnavailableError) as caught:
         pick(Demand(Intent.WRITE), [up("r1")], primary=down)
     assert caught.value.headers is not None
     assert caught.value.headers["Retry-After"] == "3"
     with pytest.raises(NoNodeAvailableError, match="two writable"):
-        pick(Demand(Intent.WRITE), [up("r1")], primary=PrimaryView(None, reason="two writable"))
+        pick(Demand(Intent.WRITE), [up("r1")], primary=PrimaryState(None, reason="two writable"))
 
 
 def test_a_strong_read_is_not_rerun_on_the_primary_that_failed_it() -> None:
