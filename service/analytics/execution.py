@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Executable, Row
+from sqlalchemy import Executable
 
 from service.analytics.params import ReportParams, bind_values
 from service.analytics.registry import ROW_LIMIT_BIND, Report
-from service.db import DatabaseProblem, DbSession, StatementTimeoutError
+from service.db import DatabaseProblem, DbSession, ReadQuery, StatementTimeoutError
 
 
 class ReportTimeoutError(DatabaseProblem):
@@ -31,18 +31,18 @@ class ReportTimeoutError(DatabaseProblem):
 async def run_report(db: DbSession, report: Report, params: ReportParams) -> tuple[list[Any], bool]:
     """The report's rows in its row shape, and whether they were cut at `max_rows`."""
     values = {**bind_values(params), ROW_LIMIT_BIND: report.max_rows + 1}
-    rows = await run_with_timeout(db, report.sql, values, report.name, report.timeout)
-    shaped = [report.row(**row._mapping) for row in rows[: report.max_rows]]
+    rows = await run_with_timeout(db, report.query, values, report.name, report.timeout)
+    shaped = [report.row(**row) for row in rows[: report.max_rows]]
     return shaped, len(rows) > report.max_rows
 
 
 async def run_with_timeout(
     db: DbSession,
-    statement: Executable,
+    statement: Executable | ReadQuery,
     values: Mapping[str, Any],
     report: str,
     timeout: float,
-) -> Sequence[Row[Any]]:
+) -> Sequence[Mapping[str, Any]]:
     try:
         return await db.run_with_timeout(statement, values, timeout)
     except StatementTimeoutError as exc:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 from sqlalchemy import TextClause
 
 from service.analytics.params import ReportParams
+from service.db import ReadQuery
 
 # Every report's SQL ends in `LIMIT :row_limit`; the runner binds max_rows + 1 so it can tell a
 # result that fits from one that was cut, without the server producing more rows than that.
@@ -25,8 +26,11 @@ class Report:
     # Seconds; enforced by the server (statement_timeout), so a cancelled report frees its backend.
     timeout: float
     max_rows: int
+    # The SQL compiled once for the driver: on a replica it runs without SQLAlchemy's layers.
+    query: ReadQuery = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "query", ReadQuery(self.sql))
         if self.timeout <= 0 or self.max_rows < 1:
             raise ValueError(f"report {self.name!r}: timeout and max_rows must be positive")
         binds = set(self.sql.compile().params)

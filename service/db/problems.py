@@ -104,13 +104,15 @@ def translate(exc: BaseException, node: str) -> DatabaseProblem | None:
     return None if kind is None else NodeUnavailableError(node, kind)
 
 
-def statement_problem(exc: DBAPIError, node: str) -> DatabaseProblem | None:
+def statement_problem(exc: BaseException, node: str) -> DatabaseProblem | None:
     """409 for a unique violation, 422 for a broken reference, check or NOT NULL, 504 for a
-    statement the server cancelled."""
+    statement the server cancelled. `exc` is SQLAlchemy's error or the driver's own (a read
+    run straight on the asyncpg connection)."""
     code = codes.sqlstate(exc)
     if code == codes.QUERY_CANCELED:
         return StatementTimeoutError(node)
-    constraint = getattr(exc.orig.__cause__, "constraint_name", None) if exc.orig else None
+    driver_error = exc.orig.__cause__ if isinstance(exc, DBAPIError) and exc.orig else exc
+    constraint = getattr(driver_error, "constraint_name", None)
     if code == codes.UNIQUE:
         return ConstraintViolationError(
             409, constraint, f"conflicts with an existing row ({constraint})"

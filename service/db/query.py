@@ -9,7 +9,9 @@ the session's READ ONLY transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import Select
+from typing import Any
+
+from sqlalchemy import Select, TextClause
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -18,7 +20,7 @@ _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 class ReadQuery:
     __slots__ = ("names", "sql", "statement")
 
-    def __init__(self, statement: Select[object]) -> None:
+    def __init__(self, statement: Select[Any] | TextClause) -> None:
         compiled = statement.compile(dialect=_DIALECT)
         self.statement = statement
         self.sql = compiled.string

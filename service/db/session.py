@@ -7,7 +7,8 @@ import time
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Row, text
+import asyncpg
+from sqlalchemy import CursorResult, Executable, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -32,6 +33,8 @@ S = TypeVar("S", bound=AsyncSession)
 _SET_LOCAL_TIMEOUT = text("SELECT set_config('statement_timeout', :value, true)")
 # How long after the server's statement_timeout the client gives up on the socket.
 CLIENT_GRACE = 1.0
+# How long a rollback may take before its connection is abandoned.
+_GOODBYE = 2.0
 
 
 class DbSession:
@@ -108,23 +111,33 @@ class DbSession:
         if self.autocommit:
             driver = cast(Any, self._driver)
             args = [params[name] for name in query.names]
-            return cast(
-                "Mapping[str, Any] | None", await self.bounded(driver.fetchrow(query.sql, *args))
-            )
+            try:
+                row = await self.bounded(driver.fetchrow(query.sql, *args))
+            except asyncpg.PostgresError as exc:
+                if (problem := statement_problem(exc, self.node.name)) is not None:
+                    raise problem from exc
+                raise
+            return cast("Mapping[str, Any] | None", row)
         row = (await self.execute(query.statement, params)).first()
         return None if row is None else cast("Mapping[str, Any]", row._mapping)
 
     async def run_with_timeout(
-        self, statement: Executable, values: Mapping[str, Any], timeout: float
-    ) -> Sequence[Row[Any]]:
+        self, statement: Executable | ReadQuery, values: Mapping[str, Any], timeout: float
+    ) -> Sequence[Mapping[str, Any]]:
         """All rows of `statement`, cancelled by the server after `timeout` seconds (a 504
         StatementTimeoutError, the connection kept); the client gives up a little later, on
         a node that stopped answering (a 503 that re-runs a read elsewhere).
 
         `SET LOCAL` needs a transaction: on an autocommit connection one is opened READ ONLY
-        for the statement and AUTOCOMMIT is put back afterwards (a plain `SET` would outlive
-        the request, behind PgBouncer on another client's server connection).
+        for the statement and ended afterwards (a plain `SET` would outlive the request,
+        behind PgBouncer on another client's server connection). A compiled `ReadQuery` runs
+        there straight on the driver: BEGIN and SET LOCAL in one round trip, then the query,
+        then ROLLBACK, with none of SQLAlchemy's per-execute work.
         """
+        if self.autocommit and isinstance(statement, ReadQuery):
+            return await self._run_on_driver(statement, values, timeout)
+        if isinstance(statement, ReadQuery):
+            statement = statement.statement
         conn = self.conn
         deadline = timeout + CLIENT_GRACE
         if self.autocommit:
@@ -134,14 +147,10 @@ class DbSession:
             await self.bounded(
                 conn.execute(_SET_LOCAL_TIMEOUT, {"value": f"{round(timeout * 1000)}ms"}), deadline
             )
-            return (await self.bounded(conn.execute(statement, values), deadline)).all()
+            rows = (await self.bounded(conn.execute(statement, values), deadline)).all()
+            return [cast("Mapping[str, Any]", row._mapping) for row in rows]
         except DBAPIError as exc:
-            # 57014 is also an operator's pg_cancel_backend; only the timeout's comes this late.
-            if (
-                codes.sqlstate(exc) == codes.QUERY_CANCELED
-                and time.monotonic() - started >= timeout
-            ):
-                raise StatementTimeoutError(self.node.name) from exc
+            _raise_if_timed_out(exc, started, timeout, self.node.name)
             raise
         finally:
             if self.autocommit:
@@ -150,7 +159,37 @@ class DbSession:
                 if not conn.invalidated:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
 
-    async def end_quietly(self, seconds: float = 2.0) -> None:
+    async def _run_on_driver(
+        self, query: ReadQuery, values: Mapping[str, Any], timeout: float
+    ) -> Sequence[Mapping[str, Any]]:
+        driver = cast(Any, self._driver)
+        deadline = timeout + CLIENT_GRACE
+        args = [values[name] for name in query.names]
+        # A whole number of milliseconds formatted here, never a client's text: the simple
+        # protocol's two statements take no bound parameters.
+        begin = f"BEGIN READ ONLY; SET LOCAL statement_timeout = {round(timeout * 1000)}"
+        await self.bounded(driver.execute(begin), deadline)
+        started = time.monotonic()
+        try:
+            rows = await self.bounded(driver.fetch(query.sql, *args), deadline)
+        except asyncpg.PostgresError as exc:
+            _raise_if_timed_out(exc, started, timeout, self.node.name)
+            raise
+        finally:
+            await self._rollback_on_driver()
+        return cast("Sequence[Mapping[str, Any]]", rows)
+
+    async def _rollback_on_driver(self) -> None:
+        """End a transaction SQLAlchemy does not know of; one that cannot end loses its
+        connection, which must never go back to the pool inside a transaction."""
+        if self.conn.invalidated:
+            return
+        try:
+            await self.bounded(cast(Any, self._driver).execute("ROLLBACK"), _GOODBYE)
+        except (DatabaseProblem, *codes.DRIVER_ERRORS):
+            await discard(self.conn)
+
+    async def end_quietly(self, seconds: float = _GOODBYE) -> None:
         """Roll back; a rollback that cannot reach the server discards the connection."""
         if self.conn.invalidated:
             return
@@ -198,6 +237,12 @@ class DbSession:
         if self.node.health.failed:
             return FailureKind.FOUND_DOWN, None
         return FailureKind.DEADLINE, f"no answer within the {self._deadline:g} s statement deadline"
+
+
+def _raise_if_timed_out(exc: BaseException, started: float, timeout: float, node: str) -> None:
+    # 57014 is also an operator's pg_cancel_backend; only the timeout's comes this late.
+    if codes.sqlstate(exc) == codes.QUERY_CANCELED and time.monotonic() - started >= timeout:
+        raise StatementTimeoutError(node) from exc
 
 
 async def _begin_read_only(conn: AsyncConnection) -> None:

@@ -22,13 +22,13 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.analytics import REPORTS, Report, ReportParams, ReportTimeoutError
 from service.analytics.execution import run_with_timeout
 from service.cluster import Topology
-from service.db import Intent
+from service.db import Intent, ReadQuery
 from service.db.router import DatabaseRouter
 from service.db.selection import Demand
 from service.db.session import CLIENT_GRACE as CLIENT_GRACE_SECONDS
@@ -598,15 +598,22 @@ def one_connection(node: NodeSettings) -> NodeSettings:
     return msgspec.structs.replace(node, pool=msgspec.structs.replace(node.pool, pool_size=1))
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["sqlalchemy", "driver"])
 @pytest.mark.parametrize("intent", [Intent.READ, Intent.STRONG_READ])
 async def test_a_cancelled_report_leaves_its_connection_clean(
-    settings: Settings, intent: Intent
+    settings: Settings, intent: Intent, compiled: bool
 ) -> None:
     """One pooled connection per node: after a report, cancelled or not, it is as it was.
 
     Both session shapes: the replica's (AUTOCOMMIT in direct mode) and the primary's
-    (a READ ONLY transaction the core commits, where a plain SET would stick).
+    (a READ ONLY transaction the core commits, where a plain SET would stick). Both ways a
+    report runs: a SQLAlchemy statement, and a compiled ReadQuery (which a replica's
+    autocommit connection runs straight on the driver, in a transaction of its own).
     """
+
+    def statement(sql: str) -> Executable | ReadQuery:
+        return ReadQuery(text(sql)) if compiled else text(sql)
+
     database = msgspec.structs.replace(
         settings.database,
         primary=one_connection(settings.database.primary),
@@ -632,12 +639,13 @@ async def test_a_cancelled_report_leaves_its_connection_clean(
         # a READ ONLY transaction on the primary.
         assert before[0] is (intent is Intent.READ)
         async with router.session(Demand(intent)) as db:
-            assert await run_with_timeout(db, text("SELECT 1"), {}, "one", 0.2) == [(1,)]
+            rows = await run_with_timeout(db, statement("SELECT 1 AS one"), {}, "one", 0.2)
+            assert [dict(row) for row in rows] == [{"one": 1}]
             node = db.node
         assert await session_state() == before
         with pytest.raises(ReportTimeoutError):
             async with router.session(Demand(intent)) as db:
-                await run_with_timeout(db, text("SELECT pg_sleep(5)"), {}, "sleep", 0.2)
+                await run_with_timeout(db, statement("SELECT pg_sleep(5)"), {}, "sleep", 0.2)
         after = await session_state()
         assert after[:2] == before[:2]
         if node.pool_numbers() is not None:  # a client-side pool: the very same connection
