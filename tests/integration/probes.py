@@ -8,11 +8,13 @@ from typing import Any
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
-from sqlalchemy import text
+from sqlalchemy import Float, bindparam, func, select, text
 
 from service.api.customers import _SELECT_BY_EMAIL
-from service.db import Db
+from service.db import Db, ReadQuery
 from tests.integration.helpers import SERVER_IDENTITY_SQL
+
+_SLEEP = ReadQuery(select(func.pg_sleep(bindparam("s", type_=Float))))
 
 
 class ProbeController(Controller):
@@ -61,6 +63,11 @@ class ProbeController(Controller):
     @get("/sleep/{seconds:float}")
     async def sleep_in_read(self, seconds: FromPath[float], db: Db) -> None:
         await db.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+
+    @get("/sleep-compiled/{seconds:float}")
+    async def sleep_in_compiled_read(self, seconds: FromPath[float], db: Db) -> None:
+        """A compiled read: on a replica's autocommit connection it runs on the driver."""
+        await db.fetch_one(_SLEEP, {"s": seconds})
 
     @post("/sleep/{seconds:float}", status_code=200)
     async def sleep_in_write(self, seconds: FromPath[float], db: Db) -> None:

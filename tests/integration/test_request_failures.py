@@ -89,6 +89,16 @@ async def test_statement_deadlines_are_the_settings_and_a_slow_statement_is_a_50
             assert read.status_code == 503, read.text
             assert 2 * read_deadline <= took < 2 * read_deadline + 0.5, took
 
+        # A compiled read, which a replica runs on the driver (no SQLAlchemy), alike.
+        started = loop.time()
+        compiled = await client.get("/_probe/sleep-compiled/1.0")
+        took = loop.time() - started
+        assert compiled.status_code == (504 if MODE == "direct" else 503), compiled.text
+        assert compiled.headers["content-type"] == "application/problem+json"
+        if MODE == "direct":
+            assert compiled.json()["type"].endswith("statement-timeout")
+            assert read_deadline / 2 <= took < read_deadline + 0.5, took
+
         # The same statement fits a write's deadline ...
         assert (await client.post("/_probe/sleep/1.0")).status_code == 200
         # ... and a longer one is cut at it (behind PgBouncer by the client deadline: a 503).
