@@ -9,6 +9,8 @@ from typing import Any, cast
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import PoolProxiedConnection as Pooled
+from sqlalchemy.util import greenlet_spawn
 
 from service.db.deadline import Deadline
 from service.db.engines import NodeEngine
@@ -32,6 +34,26 @@ async def checkout(node: Node, engine: NodeEngine) -> AsyncConnection:
     except PoolTimeoutError:
         raise NodeUnavailableError(node.name, FailureKind.POOL_EXHAUSTED) from None
     except (DBAPIError, InterfaceError, OSError) as exc:
+        raise translate(exc, node.name) or NodeUnavailableError(
+            node.name, FailureKind.REFUSED
+        ) from exc
+
+
+async def checkout_pooled(node: Node, engine: NodeEngine) -> Pooled:
+    """The pool's own connection, without SQLAlchemy's Connection around it (a driver-first
+    session's); the same 503s as `checkout`."""
+    # Below Connection, the pool raises the driver adapter's own errors, unwrapped.
+    failures: tuple[type[BaseException], ...] = (
+        DBAPIError,
+        InterfaceError,
+        OSError,
+        engine.engine.dialect.loaded_dbapi.Error,
+    )
+    try:
+        return await greenlet_spawn(engine.engine.sync_engine.pool.connect)
+    except PoolTimeoutError:
+        raise NodeUnavailableError(node.name, FailureKind.POOL_EXHAUSTED) from None
+    except failures as exc:
         raise translate(exc, node.name) or NodeUnavailableError(
             node.name, FailureKind.REFUSED
         ) from exc
@@ -68,17 +90,23 @@ class SessionScope:
         _refuse_if_failed(node)
         await engine.gate.enter()
         node.sessions += 1
-        conn: AsyncConnection | None = None
+        session: DbSession | None = None
         try:
             _refuse_if_failed(node)  # found dead while this request queued for it
-            conn = await checkout(node, engine)
-            session = DbSession(conn, node, intent, self._deadline, self._autocommit)
+            if self._autocommit and engine.gate.pooled:
+                pooled = await checkout_pooled(node, engine)
+                session = DbSession.driver_first(
+                    pooled, engine.engine, node, intent, self._deadline
+                )
+            else:
+                conn = await checkout(node, engine)
+                session = DbSession(conn, node, intent, self._deadline, self._autocommit)
             if not self._autocommit:
                 if intent is not Intent.WRITE:
-                    await conn.execution_options(postgresql_readonly=True)
-                await conn.begin()
+                    await session.conn.execution_options(postgresql_readonly=True)
+                await session.conn.begin()
         except BaseException:
-            await self._release(conn)
+            await self._release(session)
             raise
         self._session = session
         return session
@@ -97,7 +125,7 @@ class SessionScope:
                     await session.end_quietly(_GOODBYE_DEADLINE)
                     raise
             await session.close_orm()
-            if not self._autocommit and not session.conn.invalidated:
+            if not self._autocommit and not session.invalidated:
                 if session.intent is not Intent.WRITE or exc_type is not None:
                     # A read-only transaction has nothing to commit: its answer is already
                     # computed, so a failure to end it only loses the connection.
@@ -106,24 +134,36 @@ class SessionScope:
                     await _commit(session)
                     session.commit_lsn = await _insert_lsn_after_commit(session)
         finally:
-            await self._release(session.conn)
+            await self._release(session)
 
-    async def _release(self, conn: AsyncConnection | None) -> None:
+    async def _release(self, session: DbSession | None) -> None:
         """Return the connection to its pool (or close it), never waiting on a gone server."""
         try:
-            if conn is not None and not conn.invalidated:
-                driver = driver_of(conn)
-                if driver.is_closed():  # aborted by a deadline that fired after the answer
-                    await conn.invalidate()
-                elif self._engine.gate.pooled:
-                    await conn.close()  # back into the pool: no I/O
+            if session is None or session.invalidated:
+                return
+            aborted = session.driver.is_closed()  # by a deadline that fired after the answer
+            if (pooled := session.driver_only) is not None:
+                if aborted or cast(Any, session.driver).is_in_transaction():
+                    # A transaction left open on the driver would be the next read's stale
+                    # snapshot; with no greenlet here to send ROLLBACK, the connection goes.
+                    pooled.invalidate()
                 else:
-                    # Under NullPool, close() waits for the server to hang up.
-                    deadline = Deadline(driver, _GOODBYE_DEADLINE)
-                    try:
-                        await conn.close()
-                    finally:
-                        deadline.cancel()
+                    # Autocommit, and SQLAlchemy never began anything on it: the checkin's
+                    # reset has nothing to send, so no greenlet is needed.
+                    pooled.close()
+                return
+            conn = session.conn
+            if aborted:
+                await conn.invalidate()
+            elif self._engine.gate.pooled:
+                await conn.close()  # back into the pool: no I/O
+            else:
+                # Under NullPool, close() waits for the server to hang up.
+                deadline = Deadline(session.driver, _GOODBYE_DEADLINE)
+                try:
+                    await conn.close()
+                finally:
+                    deadline.cancel()
         finally:
             self._node.sessions -= 1
             self._engine.gate.leave()
