@@ -1,7 +1,8 @@
 """What a request's own failure does, on a whole topology: the node it failed on is banned and
 a read is re-run once elsewhere; a write is never re-run; statement deadlines are the
-settings' and end in 503, never 504, outside reports. Each test has a service of its own, so
-its bans never reach the session-wide one."""
+settings', a 504 when the server cancels the statement (direct mode) and a 503 when only the
+client's deadline applies. Each test has a service of its own, so its bans never reach the
+session-wide one."""
 
 from __future__ import annotations
 
