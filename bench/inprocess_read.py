@@ -1,14 +1,15 @@
 """The read path's CPU per request inside one process: no HTTP server, no wrk.
 
-Builds the service app and the plain-SQLAlchemy-engine peer (bench/reference_app.py) in one
-uvloop, against a fresh primary + replica, and drives GET /customers/{email} through each
-app's ASGI callable from `--clients` concurrent tasks. CPU per request is this process's
-CPU time over a batch; batches alternate between the apps and the fastest batch of each
-counts (the machine is shared: the fastest run is the one least disturbed). What it leaves
-out (uvicorn's HTTP parsing and socket writes) is the same for both apps, so the difference
-is what the service adds. `--profile DIR` writes a cProfile of one more batch of each app there.
+Builds the service app and bench/reference_app.py's two peers (a plain SQLAlchemy engine,
+a bare asyncpg pool) in one uvloop, against a fresh primary + replica, and drives
+GET /customers/{email} through each app's ASGI callable from `--clients` concurrent tasks.
+CPU per request is this process's CPU time over a batch. Batches alternate between the
+apps; both the fastest batches and the median of each round's ratio are reported (the
+machine is shared and noisy). What it leaves out (uvicorn's HTTP parsing and socket
+writes) is the same for every app, so the difference is what the service adds.
+`--profile DIR` writes a cProfile of one more batch of each app there.
 
-    .venv/bin/python bench/inprocess_read.py [--batches 7] [--requests 4000] [--profile F]
+    .venv/bin/python bench/inprocess_read.py [--batches 40] [--requests 1000] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from common import REPO_ROOT, asyncpg_dsn, local_cluster, log, migrate
+from common import REPO_ROOT, asyncpg_dsn, local_cluster, log, median, migrate
 from read_path import REPLICA, emails, seed
 from reference_app import create_app as create_reference
 
@@ -111,14 +112,14 @@ async def run(options: argparse.Namespace, env: dict[str, str], replica_dsn: str
                 log(f"cProfile of {name}: {path}")
     best = {name: min(values) for name, values in results.items()}
     for name, value in best.items():
-        middle = sorted(results[name])[len(results[name]) // 2]
-        log(f"{name:<12} fastest batch {value:6.1f} CPU µs/request (median {middle:.1f})")
+        typical = median(results[name])
+        log(f"{name:<12} fastest batch {value:6.1f} CPU µs/request (median {typical:.1f})")
     extra = best["service"] - best["sqla-engine"]
-    rounds = sorted(e / s for e, s in zip(results["sqla-engine"], results["service"], strict=True))
+    rounds = [e / s for e, s in zip(results["sqla-engine"], results["service"], strict=True)]
     log(
         f"service adds {extra:.1f} µs over one plain engine; in process, engine/service = "
         f"{best['sqla-engine'] / best['service']:.2f} (fastest batches), "
-        f"{rounds[len(rounds) // 2]:.2f} (median of the rounds' ratios)"
+        f"{median(rounds):.2f} (median of the rounds' ratios)"
     )
 
 

@@ -35,8 +35,8 @@ S = TypeVar("S", bound=AsyncSession)
 _SET_LOCAL_TIMEOUT = text("SELECT set_config('statement_timeout', :value, true)")
 # How long after the server's statement_timeout the client gives up on the socket.
 CLIENT_GRACE = 1.0
-# How long a rollback may take before its connection is abandoned.
-_GOODBYE = 2.0
+# How long a rollback or a close may take before its connection is abandoned.
+GOODBYE_DEADLINE = 2.0
 
 
 class DbSession:
@@ -45,7 +45,7 @@ class DbSession:
     On a replica's pooled autocommit connection the session starts *driver-first*: it holds
     the pool's connection and the asyncpg connection under it, and makes SQLAlchemy's
     `conn` only when a handler asks for it. A compiled read (`fetch_one`, a report) never
-    does, and its checkin then needs no greenlet: about 18 µs a request (bench/inprocess_read.py).
+    does, and its checkin then needs neither SQLAlchemy's Connection nor a greenlet.
     """
 
     __slots__ = (
@@ -69,13 +69,15 @@ class DbSession:
         deadline: float,
         autocommit: bool,
         pooled: Pooled | None = None,
+        engine: AsyncEngine | None = None,
     ) -> None:
         self._conn = conn
         # Driver-first: the pool's connection, and the engine to wrap it in on demand.
         self._pooled = pooled
-        self._engine: AsyncEngine | None = None
-        # Fixed while checked out; looked up once.
-        self._driver: Abortable = driver_of(conn) if conn is not None else _driver_of_pooled(pooled)
+        self._engine = engine
+        under = pooled if conn is None else _pooled_under(conn)
+        assert under is not None
+        self._driver = _driver_of(under)  # fixed while checked out; looked up once
         self.node = node
         self.intent = intent
         self._deadline = deadline
@@ -89,9 +91,7 @@ class DbSession:
     def driver_first(
         cls, pooled: Pooled, engine: AsyncEngine, node: Node, intent: Intent, deadline: float
     ) -> DbSession:
-        session = cls(None, node, intent, deadline, autocommit=True, pooled=pooled)
-        session._engine = engine
-        return session
+        return cls(None, node, intent, deadline, autocommit=True, pooled=pooled, engine=engine)
 
     @property
     def conn(self) -> AsyncConnection:
@@ -124,7 +124,8 @@ class DbSession:
     async def discard(self) -> None:
         """Drop the connection (its socket already aborted, or about to be: nothing waits)."""
         if self._conn is not None:
-            await discard(self._conn)
+            if not self._conn.invalidated:
+                await self._conn.invalidate()
         elif self._pooled is not None and self._pooled.is_valid:
             # Outside a greenlet the driver connection is terminated, not closed politely.
             self._pooled.invalidate()
@@ -249,11 +250,11 @@ class DbSession:
         if self.invalidated:
             return
         try:
-            await self.bounded(cast(Any, self._driver).execute("ROLLBACK"), _GOODBYE)
+            await self.bounded(cast(Any, self._driver).execute("ROLLBACK"), GOODBYE_DEADLINE)
         except (DatabaseProblem, *codes.DRIVER_ERRORS):
             await self.discard()
 
-    async def end_quietly(self, seconds: float = _GOODBYE) -> None:
+    async def end_quietly(self, seconds: float = GOODBYE_DEADLINE) -> None:
         """Roll back; a rollback that cannot reach the server discards the connection."""
         if self.invalidated or self._conn is None:
             return  # gone, or SQLAlchemy never began anything on it
@@ -318,22 +319,14 @@ async def _begin_read_only(conn: AsyncConnection) -> None:
     await conn.begin()
 
 
-def _driver_of_pooled(pooled: Pooled | None) -> Abortable:
-    assert pooled is not None
+def _pooled_under(conn: AsyncConnection) -> Pooled:
+    """The pool's connection under a checked-out SQLAlchemy connection (no I/O)."""
+    assert conn.sync_connection is not None
+    return conn.sync_connection.connection
+
+
+def _driver_of(pooled: Pooled) -> Abortable:
+    """The asyncpg connection under the pool's (no I/O)."""
     driver = pooled.driver_connection
     assert driver is not None
     return cast(Abortable, driver)
-
-
-def driver_of(conn: AsyncConnection) -> Abortable:
-    """The asyncpg connection under a checked-out SQLAlchemy connection (no I/O)."""
-    assert conn.sync_connection is not None
-    driver = conn.sync_connection.connection.driver_connection
-    assert driver is not None
-    return cast(Abortable, driver)
-
-
-async def discard(conn: AsyncConnection) -> None:
-    """Drop a connection whose deadline fired; its socket is already aborted, so nothing waits."""
-    if not conn.invalidated:
-        await conn.invalidate()

@@ -19,12 +19,15 @@ from service.db.engines import NodeEngine
 from service.db.failure import FailureKind
 from service.db.intent import Intent
 from service.db.nodes import Node
-from service.db.problems import CommitFailedError, NodeUnavailableError, translate
-from service.db.session import DbSession, discard, driver_of
+from service.db.problems import (
+    CommitFailedError,
+    DatabaseProblem,
+    NodeUnavailableError,
+    translate,
+)
+from service.db.session import GOODBYE_DEADLINE, DbSession
 
 log = logging.getLogger("switchyard.db")
-# A rollback or a close that takes longer than this is abandoned with its connection.
-_GOODBYE_DEADLINE = 2.0
 
 
 async def checkout(node: Node, engine: NodeEngine) -> AsyncConnection:
@@ -33,35 +36,35 @@ async def checkout(node: Node, engine: NodeEngine) -> AsyncConnection:
     # both waits, and neither leaves anything waiting on the server when it fires.
     try:
         return await engine.engine.connect()
-    except PoolTimeoutError:
-        raise NodeUnavailableError(node.name, FailureKind.POOL_EXHAUSTED) from None
-    except (DBAPIError, InterfaceError, OSError) as exc:
-        raise translate(exc, node.name) or NodeUnavailableError(
-            node.name, FailureKind.REFUSED
-        ) from exc
+    except Exception as exc:
+        if (problem := _checkout_problem(node, engine, exc)) is None:
+            raise
+        raise problem from exc
 
 
 async def checkout_pooled(node: Node, engine: NodeEngine) -> Pooled:
     """The pool's own connection, without SQLAlchemy's Connection around it (a driver-first
     session's); the same 503s as `checkout`."""
-    # Below Connection, the pool raises the driver adapter's own errors, unwrapped.
-    failures: tuple[type[BaseException], ...] = (
-        DBAPIError,
-        InterfaceError,
-        OSError,
-        engine.engine.dialect.loaded_dbapi.Error,
-    )
     pool = engine.engine.sync_engine.pool
     try:
         if not engine.settings.pool.pool_pre_ping and (idle := _idle_connection(pool)):
             return idle
         return await greenlet_spawn(pool.connect)
-    except PoolTimeoutError:
-        raise NodeUnavailableError(node.name, FailureKind.POOL_EXHAUSTED) from None
-    except failures as exc:
-        raise translate(exc, node.name) or NodeUnavailableError(
-            node.name, FailureKind.REFUSED
-        ) from exc
+    except Exception as exc:
+        if (problem := _checkout_problem(node, engine, exc)) is None:
+            raise
+        raise problem from exc
+
+
+def _checkout_problem(node: Node, engine: NodeEngine, exc: Exception) -> DatabaseProblem | None:
+    """The 503 a failed checkout answers; None for anything else (a bug, raised as it is)."""
+    if isinstance(exc, PoolTimeoutError):
+        return NodeUnavailableError(node.name, FailureKind.POOL_EXHAUSTED)
+    # Below Connection (a driver-first checkout) the pool raises the adapter's errors unwrapped.
+    adapter_error = engine.engine.dialect.loaded_dbapi.Error
+    if isinstance(exc, DBAPIError | InterfaceError | OSError | adapter_error):
+        return translate(exc, node.name) or NodeUnavailableError(node.name, FailureKind.REFUSED)
+    return None
 
 
 def _idle_connection(pool: Pool) -> Pooled | None:
@@ -147,14 +150,14 @@ class SessionScope:
                     await session.flush_orm()  # a bad row fails here, before COMMIT
                 except BaseException:
                     await session.close_orm()
-                    await session.end_quietly(_GOODBYE_DEADLINE)
+                    await session.end_quietly(GOODBYE_DEADLINE)
                     raise
             await session.close_orm()
             if not self._autocommit and not session.invalidated:
                 if session.intent is not Intent.WRITE or exc_type is not None:
                     # A read-only transaction has nothing to commit: its answer is already
                     # computed, so a failure to end it only loses the connection.
-                    await session.end_quietly(_GOODBYE_DEADLINE)
+                    await session.end_quietly(GOODBYE_DEADLINE)
                 else:
                     await _commit(session)
                     session.commit_lsn = await _insert_lsn_after_commit(session)
@@ -184,7 +187,7 @@ class SessionScope:
                 await conn.close()  # back into the pool: no I/O
             else:
                 # Under NullPool, close() waits for the server to hang up.
-                deadline = Deadline(session.driver, _GOODBYE_DEADLINE)
+                deadline = Deadline(session.driver, GOODBYE_DEADLINE)
                 try:
                     await conn.close()
                 finally:
@@ -210,7 +213,7 @@ async def _commit(session: DbSession) -> None:
             node, "the connection was lost; the write may or may not have been applied"
         ) from exc
     except DBAPIError as exc:
-        await session.end_quietly(_GOODBYE_DEADLINE)
+        await session.end_quietly(GOODBYE_DEADLINE)
         raise CommitFailedError.from_error(exc, node) from exc
 
 
@@ -221,11 +224,11 @@ async def _insert_lsn_after_commit(session: DbSession) -> str | None:
     lag the commit record. Run on the driver connection so no transaction wraps it. The write
     has committed by now, so a failure here drops the token instead of failing the request.
     """
-    driver = cast(Any, driver_of(session.conn))
+    driver = cast(Any, session.driver)
     try:
         lsn = await session.bounded(driver.fetchval("SELECT pg_current_wal_insert_lsn()::text"))
     except Exception as exc:  # the write stands either way; only the token is lost
-        await discard(session.conn)
+        await session.discard()
         log.warning(
             "node %s: committed, but no LSN token (%s)", session.node.name, type(exc).__name__
         )

@@ -7,11 +7,13 @@ import uuid
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.cluster import Topology
 from service.cluster.proc import free_ports
+from service.settings import NodeSettings
 
 Client = AsyncTestClient[Litestar]
 
@@ -98,3 +100,8 @@ async def server_identities(cluster: Topology) -> dict[str, str]:
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released): a database that is down."""
     return free_ports(1)[0]
+
+
+def one_connection(node: NodeSettings) -> NodeSettings:
+    """The node with a client-side pool of one connection: the same server connection each time."""
+    return msgspec.structs.replace(node, pool=msgspec.structs.replace(node.pool, pool_size=1))

@@ -32,8 +32,14 @@ from service.db import Intent, ReadQuery
 from service.db.router import DatabaseRouter
 from service.db.selection import Demand
 from service.db.session import CLIENT_GRACE as CLIENT_GRACE_SECONDS
-from service.settings import NodeSettings, Settings
-from tests.integration.helpers import Client, primary_fetch, table_counts, wait_for_replicas
+from service.settings import Settings
+from tests.integration.helpers import (
+    Client,
+    one_connection,
+    primary_fetch,
+    table_counts,
+    wait_for_replicas,
+)
 
 UTC = dt.UTC
 MICRO = dt.timedelta(microseconds=1)
@@ -592,10 +598,6 @@ async def test_rows_past_max_rows_are_cut_and_flagged(client: Client) -> None:
     cut = (await client.get("/analytics/test-series?count=6")).json()
     assert [row["n"] for row in cut["rows"]] == [1, 2, 3, 4, 5]
     assert cut["truncated"] is True
-
-
-def one_connection(node: NodeSettings) -> NodeSettings:
-    return msgspec.structs.replace(node, pool=msgspec.structs.replace(node.pool, pool_size=1))
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["sqlalchemy", "driver"])

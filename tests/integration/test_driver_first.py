@@ -20,7 +20,7 @@ from service.db.router import DatabaseRouter
 from service.db.selection import Demand
 from service.db.session import DbSession
 from service.settings import Settings
-from tests.integration.test_analytics import one_connection
+from tests.integration.helpers import one_connection
 
 # The client-side pool is what is under test: the direct pass has one on every node.
 pytestmark = pytest.mark.mode_independent
